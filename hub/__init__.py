@@ -1,0 +1,1 @@
+"""The hub: STT, LLM and TTS for every room, one conversation state machine per satellite."""

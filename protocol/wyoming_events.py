@@ -1,0 +1,121 @@
+"""The Wyoming events this system uses, and the two it adds.
+
+The hub is a Wyoming *client* of each satellite, exactly as Home Assistant is, so a
+stock ``wyoming-satellite`` works with our hub and our satellite works with Home
+Assistant. A turn, on one connection::
+
+    hub -> sat   describe                      sat -> hub   info
+    hub -> sat   run-satellite                 (sat is now armed; pause-satellite disarms it)
+    hub -> sat   ping                          sat -> hub   pong
+                                               sat -> hub   run-pipeline (after the wake word)
+                                               sat -> hub   detection, audio-start, audio-chunk ...
+    hub -> sat   voice-started
+                                               sat -> hub   audio-stop  (our satellite ends speech itself;
+                                                            for a stock one the hub's VAD decides)
+    hub -> sat   voice-stopped, transcript
+    hub -> sat   synthesize (the answer text), audio-start, audio-chunk ..., audio-stop
+                                               sat -> hub   played
+    hub -> sat   timer-started / timer-updated / timer-cancelled / timer-finished
+
+Extensions (a stock peer ignores unknown event types, so they are safe to send):
+
+- ``interrupt`` (both directions): satellite -> hub "the user barged in, drop this answer";
+  hub -> satellite "stop playback now and discard queued audio". Data: ``reason``, ``turn_id``.
+- ``turn-started`` (hub -> satellite): the id of the turn the hub opened, so the satellite's
+  MQTT interrupt and metrics can name it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from wyoming.asr import Transcribe, Transcript
+from wyoming.audio import AudioChunk, AudioStart, AudioStop
+from wyoming.error import Error
+from wyoming.event import Event, Eventable
+from wyoming.info import Describe, Info
+from wyoming.ping import Ping, Pong
+from wyoming.pipeline import RunPipeline
+from wyoming.satellite import PauseSatellite, RunSatellite
+from wyoming.snd import Played
+from wyoming.timer import TimerCancelled, TimerFinished, TimerStarted, TimerUpdated
+from wyoming.tts import Synthesize
+from wyoming.vad import VoiceStarted, VoiceStopped
+from wyoming.wake import Detection
+
+from protocol.payloads import InterruptReason
+
+_INTERRUPT_TYPE = "interrupt"
+_TURN_STARTED_TYPE = "turn-started"
+
+
+@dataclass(frozen=True)
+class InterruptEvent(Eventable):
+    """Barge-in or stop: the current answer must end now."""
+
+    reason: InterruptReason
+    turn_id: str | None = None
+
+    @staticmethod
+    def is_type(event_type: str) -> bool:
+        return event_type == _INTERRUPT_TYPE
+
+    def event(self) -> Event:
+        data: dict[str, Any] = {"reason": self.reason.value}
+        if self.turn_id is not None:
+            data["turn_id"] = self.turn_id
+        return Event(type=_INTERRUPT_TYPE, data=data)
+
+    @staticmethod
+    def from_event(event: Event) -> "InterruptEvent":
+        reason = InterruptReason(str(event.data.get("reason", InterruptReason.HUB)))
+        turn_id = event.data.get("turn_id")
+        return InterruptEvent(reason=reason, turn_id=str(turn_id) if turn_id is not None else None)
+
+
+@dataclass(frozen=True)
+class TurnStarted(Eventable):
+    """The hub opened a turn for the satellite's ``run-pipeline``."""
+
+    turn_id: str
+
+    @staticmethod
+    def is_type(event_type: str) -> bool:
+        return event_type == _TURN_STARTED_TYPE
+
+    def event(self) -> Event:
+        return Event(type=_TURN_STARTED_TYPE, data={"turn_id": self.turn_id})
+
+    @staticmethod
+    def from_event(event: Event) -> "TurnStarted":
+        return TurnStarted(turn_id=str(event.data["turn_id"]))
+
+
+STANDARD_EVENTS: tuple[type[Eventable], ...] = (
+    Describe,
+    Info,
+    RunSatellite,
+    PauseSatellite,
+    Ping,
+    Pong,
+    RunPipeline,
+    Detection,
+    AudioStart,
+    AudioChunk,
+    AudioStop,
+    VoiceStarted,
+    VoiceStopped,
+    Transcribe,
+    Transcript,
+    Synthesize,
+    Played,
+    TimerStarted,
+    TimerUpdated,
+    TimerCancelled,
+    TimerFinished,
+    Error,
+)
+"""Every stock Wyoming message class the hub or the satellite sends or handles."""
+
+EXTENSION_EVENTS: tuple[type[Eventable], ...] = (InterruptEvent, TurnStarted)

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Installs everything the demo and the tests need, on a fresh Debian 12 machine (as root):
+# Debian packages (Mosquitto, PortAudio, PulseAudio, espeak-ng, sox), a venv in .venv,
+# the Python dependencies pinned in pyproject.toml and the model packages.
+# Idempotent: a second run only checks. llama-cpp-python compiles once (about 12 minutes
+# on 2 cores); pip caches the built wheel afterwards.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf '\033[1m[install]\033[0m %s\n' "$*"; }
+
+apt_packages=(mosquitto mosquitto-clients libportaudio2 pulseaudio pulseaudio-utils espeak-ng sox)
+missing=()
+for pkg in "${apt_packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if ((${#missing[@]})); then
+  say "Debian packages: ${missing[*]}"
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+PYTHON=${PYTHON:-python3.11}
+command -v "$PYTHON" >/dev/null || PYTHON=python3
+if [ ! -x .venv/bin/python ]; then
+  say "creating .venv with $($PYTHON --version)"
+  "$PYTHON" -m venv .venv
+fi
+PIP=(.venv/bin/python -m pip --disable-pip-version-check)
+
+stamp=".venv/.hearth-installed-$(sha256sum pyproject.toml scripts/install.sh | sha256sum | cut -c1-16)"
+if [ -f "$stamp" ]; then
+  say "Python packages up to date"
+  exit 0
+fi
+
+"${PIP[@]}" install -q --upgrade "pip==25.3" "setuptools>=68" wheel
+
+# llama-cpp-python: the one slow step. Build it on its own with a progress line.
+llama_pin=$(grep -o '"llama-cpp-python==[^"]*"' pyproject.toml | tr -d '"')
+if ! .venv/bin/python -c "import llama_cpp" 2>/dev/null; then
+  say "building $llama_pin (about 12 minutes on 2 cores the first time; cached afterwards)"
+  log=$(mktemp)
+  "${PIP[@]}" install -v "$llama_pin" >"$log" 2>&1 &
+  pid=$!
+  start=$(date +%s)
+  while kill -0 "$pid" 2>/dev/null; do
+    step=$(grep -oE '\[[0-9]+/[0-9]+\]' "$log" | tail -n 1 || true)
+    printf '\r[install] llama.cpp build %s, %ds elapsed   ' "${step:-starting}" "$(( $(date +%s) - start ))"
+    sleep 5
+  done
+  printf '\n'
+  if ! wait "$pid"; then
+    tail -n 40 "$log"
+    say "building llama-cpp-python failed (log above)"
+    exit 1
+  fi
+fi
+
+say "Python packages (app, models, tools)"
+"${PIP[@]}" install -q -e ".[hub,satellite,dev]"
+# Ships the openWakeWord models; --no-deps because it pins an old wyoming and a nightly tflite.
+"${PIP[@]}" install -q --no-deps "wyoming-openwakeword==1.8.2"
+
+say "checking models"
+.venv/bin/python -m common.models --check
+rm -f .venv/.hearth-installed-*
+touch "$stamp"
+say "done"

@@ -1,0 +1,119 @@
+"""A message published through a real broker by one side is parsed by the other."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+import pytest
+
+from common.mqtt import MqttLink
+from protocol import commands, payloads
+from protocol.topics import SatelliteTopic
+from tests.broker import MosquittoBroker
+
+
+@contextlib.asynccontextmanager
+async def running(link: MqttLink) -> AsyncIterator[MqttLink]:
+    task = asyncio.create_task(link.run(), name=f"test-link-{link.client_id}")
+    try:
+        await asyncio.wait_for(link.connected.wait(), 10)
+        yield link
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def test_satellite_state_reaches_the_hub_typed(broker: MosquittoBroker) -> None:
+    hub = MqttLink(broker.settings("hub"), "hub")
+    received: asyncio.Queue[object] = asyncio.Queue()
+
+    async def on_state(topic: str, message: object) -> None:
+        await received.put((topic, message))
+
+    hub.subscribe(hub.topics.all_satellites(SatelliteTopic.STATE), on_state)
+    sat = MqttLink(broker.settings("kitchen"), "kitchen",
+                   availability_topic=broker_topics(broker).satellite("kitchen", SatelliteTopic.AVAILABILITY))
+    async with running(hub), running(sat):
+        state = payloads.SatelliteState(satellite="kitchen", phase=payloads.SatellitePhase.IDLE, muted=True, volume=30)
+        sat.publish(sat.topics.satellite("kitchen", SatelliteTopic.STATE), state, retain=True)
+        topic, message = await asyncio.wait_for(received.get(), 10)
+    assert topic.endswith("/satellite/kitchen/state")
+    assert message == state
+
+
+async def test_command_from_hub_is_parsed_by_the_satellite(broker: MosquittoBroker) -> None:
+    sat = MqttLink(broker.settings("kitchen"), "kitchen")
+    received: asyncio.Queue[object] = asyncio.Queue()
+
+    async def on_command(topic: str, message: object) -> None:
+        await received.put(message)
+
+    sat.subscribe(sat.topics.command("kitchen"), on_command)
+    hub = MqttLink(broker.settings("hub"), "hub")
+    async with running(sat), running(hub):
+        command = commands.VolumeCommand(command="volume", volume=55, sender="hub")
+        hub.publish(hub.topics.command("kitchen"), command)
+        message = await asyncio.wait_for(received.get(), 10)
+    assert message == command
+
+
+async def test_bad_payload_is_counted_and_the_link_keeps_working(broker: MosquittoBroker) -> None:
+    sat = MqttLink(broker.settings("kitchen"), "kitchen")
+    received: asyncio.Queue[object] = asyncio.Queue()
+
+    async def on_command(topic: str, message: object) -> None:
+        await received.put(message)
+
+    sat.subscribe(sat.topics.command("kitchen"), on_command)
+    hub = MqttLink(broker.settings("hub"), "hub")
+    async with running(sat), running(hub):
+        hub.publish_bytes(hub.topics.command("kitchen"), b'{"command":"volume","volume":"loud"}')
+        hub.publish(hub.topics.command("kitchen"), commands.StopCommand(command="stop"))
+        message = await asyncio.wait_for(received.get(), 10)
+    assert isinstance(message, commands.StopCommand)
+    assert sat.stats.rejected_payloads == 1
+
+
+async def test_last_will_marks_a_vanished_satellite_offline(broker: MosquittoBroker) -> None:
+    topics = broker_topics(broker)
+    availability = topics.satellite("kitchen", SatelliteTopic.AVAILABILITY)
+    seen: list[payloads.Availability] = []
+    offline = asyncio.Event()
+
+    async def on_availability(topic: str, message: payloads.Availability) -> None:
+        seen.append(message)
+        if message is payloads.Availability.OFFLINE:
+            offline.set()
+
+    watcher = MqttLink(broker.settings("monitor"), "monitor")
+    watcher.subscribe(availability, on_availability)
+    sat = MqttLink(broker.settings("kitchen", keepalive_s=5), "kitchen", availability_topic=availability)
+    async with running(watcher):
+        task = asyncio.create_task(sat.run())
+        await asyncio.wait_for(sat.connected.wait(), 10)
+        # Drop the TCP connection without a DISCONNECT, as a crash or a cut cable would.
+        assert sat._client is not None
+        sat._client._client.socket().close()  # noqa: SLF001 - simulating a dead peer
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+        await asyncio.wait_for(offline.wait(), 15)
+    assert payloads.Availability.ONLINE in seen
+
+
+def broker_topics(broker: MosquittoBroker):
+    from protocol.topics import Topics
+
+    return Topics(broker.root)
+
+
+@pytest.mark.parametrize("user", ["kitchen"])
+async def test_wrong_password_is_refused(broker: MosquittoBroker, user: str) -> None:
+    import aiomqtt
+
+    with pytest.raises(aiomqtt.MqttError):
+        async with aiomqtt.Client("127.0.0.1", broker.port, username=user, password="wrong", timeout=5):
+            pass
