@@ -83,7 +83,7 @@ class ConversationEvent:
         }
 
     @staticmethod
-    def from_json_dict(raw: Mapping[str, Any]) -> "ConversationEvent":
+    def from_json_dict(raw: Mapping[str, Any]) -> ConversationEvent:
         return ConversationEvent(
             satellite=str(raw["satellite"]),
             kind=EventKind(raw["kind"]),

@@ -11,7 +11,7 @@ from typing import Any
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from protocol import commands, payloads
-from protocol.topics import ConversationTopic, HubTopic, SatelliteTopic, Topics, TopicError
+from protocol.topics import ConversationTopic, HubTopic, SatelliteTopic, TopicError, Topics
 
 MAX_PAYLOAD_BYTES = 64 * 1024
 """Largest MQTT payload we parse; bigger ones are refused unread."""

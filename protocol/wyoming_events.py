@@ -68,7 +68,7 @@ class InterruptEvent(Eventable):
         return Event(type=_INTERRUPT_TYPE, data=data)
 
     @staticmethod
-    def from_event(event: Event) -> "InterruptEvent":
+    def from_event(event: Event) -> InterruptEvent:
         reason = InterruptReason(str(event.data.get("reason", InterruptReason.HUB)))
         turn_id = event.data.get("turn_id")
         return InterruptEvent(reason=reason, turn_id=str(turn_id) if turn_id is not None else None)
@@ -88,7 +88,7 @@ class TurnStarted(Eventable):
         return Event(type=_TURN_STARTED_TYPE, data={"turn_id": self.turn_id})
 
     @staticmethod
-    def from_event(event: Event) -> "TurnStarted":
+    def from_event(event: Event) -> TurnStarted:
         return TurnStarted(turn_id=str(event.data["turn_id"]))
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,12 +14,16 @@ from tests.broker import MosquittoBroker
 
 
 @pytest.fixture
-def broker(tmp_path: Path) -> Iterator[MosquittoBroker]:
+def broker() -> Iterator[MosquittoBroker]:
     """A fresh broker per test: its own port, passwords, ACL and persistence folder."""
-    instance = MosquittoBroker(tmp_path / "mosquitto")
+    # Not under tmp_path: mosquitto drops root for its own user, which cannot enter pytest's 0700 folders.
+    workdir = Path(tempfile.mkdtemp(prefix="hearth-mqtt-"))
+    workdir.chmod(0o755)
+    instance = MosquittoBroker(workdir)
     instance.prepare()
     instance.start()
     yield instance
     instance.stop()
     if instance.log_path.exists():
         logging.getLogger("mosquitto").debug(instance.log_path.read_text()[-4000:])
+    shutil.rmtree(workdir, ignore_errors=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sys
 from collections.abc import AsyncIterator
 
 import pytest
@@ -11,7 +12,7 @@ import pytest
 from common.mqtt import MqttLink
 from protocol import commands, payloads
 from protocol.topics import SatelliteTopic
-from tests.broker import MosquittoBroker
+from tests.broker import REPO, MosquittoBroker
 
 
 @contextlib.asynccontextmanager
@@ -77,31 +78,35 @@ async def test_bad_payload_is_counted_and_the_link_keeps_working(broker: Mosquit
     assert sat.stats.rejected_payloads == 1
 
 
-async def test_last_will_marks_a_vanished_satellite_offline(broker: MosquittoBroker) -> None:
+async def test_last_will_marks_a_killed_satellite_offline(broker: MosquittoBroker) -> None:
     topics = broker_topics(broker)
     availability = topics.satellite("kitchen", SatelliteTopic.AVAILABILITY)
     seen: list[payloads.Availability] = []
-    offline = asyncio.Event()
+    online, offline = asyncio.Event(), asyncio.Event()
 
     async def on_availability(topic: str, message: payloads.Availability) -> None:
         seen.append(message)
-        if message is payloads.Availability.OFFLINE:
-            offline.set()
+        (online if message is payloads.Availability.ONLINE else offline).set()
 
     watcher = MqttLink(broker.settings("monitor"), "monitor")
     watcher.subscribe(availability, on_availability)
-    sat = MqttLink(broker.settings("kitchen", keepalive_s=5), "kitchen", availability_topic=availability)
+    settings = broker.settings("kitchen", keepalive_s=5).model_dump_json()
+    # A real process, killed with SIGKILL: no DISCONNECT is sent, as after a crash or power cut.
+    script = (
+        "import asyncio, sys\n"
+        "from common.mqtt import MqttLink, MqttSettings\n"
+        f"link = MqttLink(MqttSettings.model_validate_json({settings!r}), 'kitchen', availability_topic={availability!r})\n"
+        "asyncio.run(link.run())\n"
+    )
     async with running(watcher):
-        task = asyncio.create_task(sat.run())
-        await asyncio.wait_for(sat.connected.wait(), 10)
-        # Drop the TCP connection without a DISCONNECT, as a crash or a cut cable would.
-        assert sat._client is not None
-        sat._client._client.socket().close()  # noqa: SLF001 - simulating a dead peer
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await task
-        await asyncio.wait_for(offline.wait(), 15)
-    assert payloads.Availability.ONLINE in seen
+        proc = await asyncio.create_subprocess_exec(sys.executable, "-c", script, cwd=str(REPO))
+        try:
+            await asyncio.wait_for(online.wait(), 15)
+        finally:
+            proc.kill()
+            await proc.wait()
+        await asyncio.wait_for(offline.wait(), 20)
+    assert seen[-1] is payloads.Availability.OFFLINE
 
 
 def broker_topics(broker: MosquittoBroker):

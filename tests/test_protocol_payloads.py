@@ -150,7 +150,7 @@ def test_unknown_field_is_rejected(name: str) -> None:
         (TOPICS.command("kitchen"), b'{"command":"volume","volume":"40"}', "volume"),
         (TOPICS.command("kitchen"), b'{"command":"volume"}', "volume"),
         (TOPICS.command("kitchen"), b"not json", "JSON"),
-        (TOPICS.command("kitchen"), b"[1,2]", "command"),
+        (TOPICS.command("kitchen"), b"[1,2]", "object"),
         (TOPICS.satellite("kitchen", SatelliteTopic.AVAILABILITY), b"maybe", "online"),
         (TOPICS.command("kitchen"), b"\xff\xfe", "UTF-8"),
     ],
