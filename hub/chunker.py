@@ -1,0 +1,62 @@
+"""Cut streaming LLM text into sentences the moment each one is complete.
+
+A sentence ends at ``.``, ``!``, ``?`` or a newline, followed by optional closing quotes or
+brackets and then white space. It does not end after a known abbreviation ("Dr.", "St.",
+"e.g."), a single initial ("J."), or inside a number ("3.5", "10.30"): those have no space
+after the period or are listed. A run-on longer than ``max_chars`` is cut at a comma or
+space so speech starts anyway.
+"""
+
+from __future__ import annotations
+
+import re
+
+ABBREVIATIONS = frozenset(
+    "mr mrs ms dr st prof sr jr vs etc e.g i.e a.m p.m approx dept est fig inc ltd mt no jan feb mar apr jun jul aug "
+    "sep sept oct nov dec".split()
+)
+_END = re.compile(r"([.!?]+|\n)([\"'”’)\]]*)(\s+)")
+
+
+class SentenceChunker:
+    def __init__(self, max_chars: int = 200) -> None:
+        self._buffer = ""
+        self._max_chars = max_chars
+
+    def feed(self, text: str) -> list[str]:
+        """Add streamed text; return the sentences it completed."""
+        self._buffer += text
+        sentences: list[str] = []
+        search_from = 0
+        while True:
+            match = _END.search(self._buffer, search_from)
+            if match is None:
+                break
+            if match.group(1).startswith(".") and self._is_abbreviation(self._buffer[: match.start()]):
+                search_from = match.end()
+                continue
+            sentence = self._buffer[: match.end(2)].strip()
+            self._buffer = self._buffer[match.end():]
+            search_from = 0
+            if sentence:
+                sentences.append(sentence)
+        if len(self._buffer) > self._max_chars:
+            cut = max(self._buffer.rfind(", ", 0, self._max_chars), self._buffer.rfind(" ", 0, self._max_chars))
+            if cut > 0:
+                sentences.append(self._buffer[: cut + 1].strip())
+                self._buffer = self._buffer[cut + 1:]
+        return sentences
+
+    def flush(self) -> list[str]:
+        """The rest, at the end of the stream."""
+        rest, self._buffer = self._buffer.strip(), ""
+        return [rest] if rest else []
+
+    @staticmethod
+    def _is_abbreviation(before: str) -> bool:
+        word = before.rsplit(None, 1)[-1] if before.split() else ""
+        word = word.lstrip("\"'(“‘").lower()
+        if word in ABBREVIATIONS or word.rstrip(".") in ABBREVIATIONS:
+            return True
+        # A lone capital initial ("J. R. R. Tolkien").
+        return len(word) == 1 and word.isalpha() and before.rstrip()[-1:].isupper()

@@ -1,0 +1,81 @@
+"""Text-to-speech with piper, streamed: the first chunk leaves as soon as piper has it."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import numpy as np
+
+from protocol.audio import TTS_CHUNK_SAMPLES, TTS_FORMAT, PcmFormat
+
+_LOGGER = logging.getLogger(__name__)
+_END = object()
+
+
+def resample_pcm(pcm: bytes, from_rate: int, to_rate: int) -> bytes:
+    """16-bit mono PCM from one rate to another (polyphase, good enough for speech)."""
+    if from_rate == to_rate or not pcm:
+        return pcm
+    from math import gcd
+
+    from scipy.signal import resample_poly
+
+    g = gcd(from_rate, to_rate)
+    samples = np.frombuffer(pcm, dtype=np.int16).astype(np.float32)
+    out = resample_poly(samples, to_rate // g, from_rate // g)
+    return np.clip(out, -32768, 32767).astype(np.int16).tobytes()
+
+
+class TextToSpeech:
+    def __init__(self, onnx_path: Path) -> None:
+        from piper import PiperVoice
+
+        self.name = onnx_path.stem
+        self._voice = PiperVoice.load(str(onnx_path))
+        rate = int(self._voice.config.sample_rate)
+        self.audio_format = PcmFormat(rate=rate, width=TTS_FORMAT.width, channels=TTS_FORMAT.channels)
+        self._lock = threading.Lock()  # piper's session is not re-entrant
+
+    async def synthesize(self, text: str) -> AsyncIterator[bytes]:
+        """Yield PCM chunks of ``TTS_CHUNK_SAMPLES`` samples; closing the iterator stops synthesis."""
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[object] = asyncio.Queue(maxsize=64)
+        stop = threading.Event()
+
+        def put(item: object) -> None:
+            loop.call_soon_threadsafe(queue.put_nowait, item)
+
+        def produce() -> None:
+            chunk_bytes = TTS_CHUNK_SAMPLES * self.audio_format.width
+            try:
+                with self._lock:
+                    for piece in self._voice.synthesize(text):
+                        if stop.is_set():
+                            return
+                        audio = piece.audio_int16_bytes
+                        for start in range(0, len(audio), chunk_bytes):
+                            put(audio[start:start + chunk_bytes])
+            except Exception as err:  # handed to the consumer, which owns the turn
+                put(err)
+            finally:
+                put(_END)
+
+        worker = loop.run_in_executor(None, produce)
+        try:
+            while True:
+                item = await queue.get()
+                if item is _END:
+                    break
+                if isinstance(item, Exception):
+                    raise RuntimeError(f"speech synthesis failed: {item}") from item
+                assert isinstance(item, bytes)
+                yield item
+        finally:
+            stop.set()
+            with contextlib.suppress(Exception):
+                await asyncio.shield(worker)

@@ -1,0 +1,194 @@
+"""End-to-end demo on the embedded defaults (``make demo``).
+
+Starts a throwaway Mosquitto from the repository's ``mosquitto.conf``, the hub and one
+satellite as real processes. The satellite's microphone is a WAV file saying "Hey Jarvis,
+what time is it?" (synthesised with the shipped piper voice unless ``--wav`` is given); its
+speaker is ``out/answer.wav``. The demo waits for the hub's turn report on MQTT and prints
+the transcript, the answer and the per-stage timings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import shutil
+import sys
+import tempfile
+import wave
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from common.local_broker import REPO, MosquittoBroker, free_port
+from common.mqtt import MqttLink
+from protocol import payloads
+from protocol.topics import ConversationTopic, SatelliteTopic
+
+console = Console()
+SATELLITE_ID = "kitchen"
+PROMPT = "Hey Jarvis. What time is it?"
+
+
+def synthesise_prompt(path: Path) -> None:
+    """Write the spoken prompt as a 16 kHz mono WAV with the shipped piper voice."""
+    from common.models import piper_voice_path
+    from hub.tts import TextToSpeech, resample_pcm
+
+    async def _render() -> bytes:
+        tts = TextToSpeech(piper_voice_path())
+        chunks = [chunk async for chunk in tts.synthesize(PROMPT)]
+        return resample_pcm(b"".join(chunks), tts.audio_format.rate, 16000)
+
+    pcm = asyncio.run(_render())
+    silence = b"\x00\x00" * 16000
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(16000)
+        out.writeframes(silence + pcm + silence * 3)
+
+
+def toml_value(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return str(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def write_toml(path: Path, values: dict[str, object]) -> None:
+    lines = [f"{k} = {toml_value(v)}" for k, v in values.items() if not isinstance(v, dict)]
+    for section, table in values.items():
+        if isinstance(table, dict):
+            lines.append(f"\n[{section}]")
+            lines += [f"{k} = {toml_value(v)}" for k, v in table.items()]
+    path.write_text("\n".join(lines) + "\n")
+
+
+def mqtt_table(broker: MosquittoBroker, user: str) -> dict[str, object]:
+    return {"host": "127.0.0.1", "port": broker.port, "username": user,
+            "password": broker.passwords[user], "root": broker.root}
+
+
+async def run_demo(wav: Path, answer: Path, workdir: Path, timeout_s: float) -> int:
+    broker = MosquittoBroker(workdir / "mosquitto")
+    broker.prepare()
+    broker.start()
+    sat_port = free_port()
+    hub_conf, sat_conf = workdir / "hub.toml", workdir / "satellite.toml"
+    write_toml(hub_conf, {
+        "data_dir": str(workdir / "hub-data"),
+        "satellites": [f"tcp://127.0.0.1:{sat_port}"],
+        "mqtt": mqtt_table(broker, "hub"),
+        "wyoming": {"host": "127.0.0.1", "port": free_port()},
+    })
+    write_toml(sat_conf, {
+        "id": SATELLITE_ID, "name": "Kitchen satellite", "area": "Kitchen",
+        "wyoming": {"host": "127.0.0.1", "port": sat_port},
+        "audio": {"backend": "file", "input_file": str(wav), "output_file": str(answer), "realtime": True},
+        "mqtt": mqtt_table(broker, SATELLITE_ID),
+    })
+    monitor = MqttLink(broker.settings("monitor"), "demo-monitor")
+    reports: asyncio.Queue[payloads.TurnReport] = asyncio.Queue()
+    phases: list[str] = []
+
+    async def on_turn(topic: str, report: payloads.TurnReport) -> None:
+        await reports.put(report)
+
+    async def on_state(topic: str, state: payloads.ConversationState) -> None:
+        if not phases or phases[-1] != state.phase.value:
+            phases.append(state.phase.value)
+
+    monitor.subscribe(monitor.topics.conversation(SATELLITE_ID, ConversationTopic.TURN), on_turn)
+    monitor.subscribe(monitor.topics.conversation(SATELLITE_ID, ConversationTopic.STATE), on_state)
+    satellite_idle = asyncio.Event()
+
+    async def on_sat_state(topic: str, state: payloads.SatelliteState) -> None:
+        if state.phase is payloads.SatellitePhase.IDLE:
+            satellite_idle.set()
+        else:
+            satellite_idle.clear()
+
+    monitor.subscribe(monitor.topics.satellite(SATELLITE_ID, SatelliteTopic.STATE), on_sat_state)
+    link_task = asyncio.create_task(monitor.run(), name="demo-monitor")
+    logs = workdir / "logs"
+    logs.mkdir(exist_ok=True)
+    processes: list[asyncio.subprocess.Process] = []
+    try:
+        console.print("[bold]starting[/] hub and satellite (models load in a few seconds)")
+        for name, conf in (("hub", hub_conf), ("satellite", sat_conf)):
+            log = open(logs / f"{name}.log", "wb")  # noqa: SIM115 - owned by the child
+            processes.append(await asyncio.create_subprocess_exec(
+                sys.executable, "-m", name, "--config", str(conf), stdout=log, stderr=log, cwd=str(REPO)))
+            log.close()
+        try:
+            report = await asyncio.wait_for(reports.get(), timeout_s)
+        except TimeoutError:
+            console.print(f"[red]no answer within {timeout_s:.0f} s[/]; logs in {logs}")
+            for name in ("hub", "satellite"):
+                console.print(f"--- {name}.log (last lines)")
+                console.print((logs / f"{name}.log").read_text()[-3000:], markup=False)
+            return 1
+        # The report is sent when the last audio left the hub; wait until the satellite played it.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(satellite_idle.wait(), 30)
+        show(report, phases, answer)
+        return 0 if report.outcome is payloads.TurnOutcome.DONE else 1
+    finally:
+        for proc in processes:
+            if proc.returncode is None:
+                proc.terminate()
+        for proc in processes:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(proc.wait(), 10)
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+        link_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await link_task
+        broker.stop()
+
+
+def show(report: payloads.TurnReport, phases: list[str], answer: Path) -> None:
+    console.print(f"[bold]heard:[/]   {report.transcript!r}")
+    console.print(f"[bold]answer:[/]  {report.response!r}  (by {report.handler})")
+    console.print(f"[bold]states:[/]  {' -> '.join(phases)}")
+    table = Table(title="timings, ms after the end of speech")
+    table.add_column("stage")
+    table.add_column("ms", justify="right")
+    for stage, value in report.timings.model_dump().items():
+        table.add_row(stage.removesuffix("_ms").replace("_", " "), "-" if value is None else f"{value:.0f}")
+    console.print(table)
+    if answer.exists():
+        with wave.open(str(answer)) as played:
+            seconds = played.getnframes() / played.getframerate()
+        console.print(f"[bold]spoken answer:[/] {answer} ({seconds:.1f} s of audio)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="make demo", description=__doc__)
+    parser.add_argument("--wav", type=Path, help="microphone input (any WAV); default: a synthesised prompt")
+    parser.add_argument("--out", type=Path, default=REPO / "out" / "answer.wav", help="where the spoken answer goes")
+    parser.add_argument("--timeout", type=float, default=180.0, help="seconds to wait for the answer")
+    args = parser.parse_args(argv)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    workdir = Path(tempfile.mkdtemp(prefix="hearth-demo-"))
+    workdir.chmod(0o755)
+    try:
+        wav = args.wav
+        if wav is None:
+            wav = args.out.parent / "prompt.wav"
+            console.print(f"[bold]synthesising[/] {PROMPT!r} -> {wav}")
+            synthesise_prompt(wav)
+        return asyncio.run(run_demo(wav.resolve(), args.out.resolve(), workdir, args.timeout))
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
