@@ -12,8 +12,11 @@ from __future__ import annotations
 import re
 
 ABBREVIATIONS = frozenset(
-    "mr mrs ms dr st prof sr jr vs etc e.g i.e a.m p.m approx dept est fig inc ltd mt no jan feb mar apr jun jul aug "
-    "sep sept oct nov dec".split()
+    (
+        "mr", "mrs", "ms", "dr", "st", "prof", "sr", "jr", "vs", "etc", "e.g", "i.e", "a.m", "p.m", "approx",
+        "dept", "est", "fig", "inc", "ltd", "mt", "no", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep",
+        "sept", "oct", "nov", "dec",
+    )
 )
 _END = re.compile(r"([.!?]+|\n)([\"'”’)\]]*)(\s+)")
 
