@@ -98,6 +98,8 @@ class MqttLink:
         self._retained: dict[str, bytes] = {}
         self._outbox: collections.deque[_Outgoing] = collections.deque()
         self._outbox_ready = asyncio.Event()
+        self._outbox_empty = asyncio.Event()
+        self._outbox_empty.set()
         self._on_connect: list[Callable[[], Awaitable[None]]] = []
         self._client: aiomqtt.Client | None = None
 
@@ -135,10 +137,19 @@ class MqttLink:
             )
         self._outbox.append(_Outgoing(topic, payload, retain, qos))
         self._outbox_ready.set()
+        self._outbox_empty.clear()
 
     def forget_retained(self, topic: str) -> None:
         """Clear a retained topic on the broker too (e.g. a removed device's discovery)."""
         self.publish_bytes(topic, b"", retain=True)
+
+    async def flush(self, timeout: float) -> bool:
+        """Wait until everything queued has reached the broker; False if that took too long."""
+        try:
+            await asyncio.wait_for(self._outbox_empty.wait(), timeout)
+            return True
+        except TimeoutError:
+            return False
 
     # -- the task --------------------------------------------------------------
     async def run(self) -> None:
@@ -197,6 +208,7 @@ class MqttLink:
                     self._outbox.popleft()
                 self.stats.published += 1
             self._outbox_ready.clear()
+            self._outbox_empty.set()
 
     async def _dispatch(self, topic: str, payload: bytes) -> None:
         self.stats.received += 1

@@ -8,6 +8,7 @@ stream, so what is published, measured, recorded and learned from can never disa
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -23,6 +24,8 @@ class EventKind(StrEnum):
     SATELLITE_DISCONNECTED = "satellite-disconnected"
     WAKE = "wake"
     """A wake word was heard (data: wake_word, score, level_dbfs)."""
+    ARBITRATION_LOST = "arbitration-lost"
+    """Another room's satellite heard the same wake better; this one stands down."""
     TURN_STARTED = "turn-started"
     """A turn was opened (data: wake_word or 'command' / 'announce')."""
     SPEECH_STARTED = "speech-started"
@@ -106,17 +109,30 @@ class EventBus:
 
     def __init__(self) -> None:
         self._listeners: list[Listener] = []
+        self._pending: collections.deque[ConversationEvent] = collections.deque()
+        self._emitting = False
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         self._listeners.append(listener)
         return lambda: self._listeners.remove(listener)
 
     def emit(self, event: ConversationEvent) -> None:
-        for listener in list(self._listeners):
-            try:
-                listener(event)
-            except Exception:
-                _LOGGER.exception("event listener %r failed on %s", listener, event.kind)
+        # An event emitted by a listener (the state machine's transitions) is delivered after the
+        # event that caused it has reached every listener, so all listeners see one order.
+        self._pending.append(event)
+        if self._emitting:
+            return
+        self._emitting = True
+        try:
+            while self._pending:
+                current = self._pending.popleft()
+                for listener in list(self._listeners):
+                    try:
+                        listener(current)
+                    except Exception:
+                        _LOGGER.exception("event listener %r failed on %s", listener, current.kind)
+        finally:
+            self._emitting = False
 
 
 class EventRecorder:

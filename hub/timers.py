@@ -45,12 +45,12 @@ class TimerRegistry:
         self._timers.pop(timer.id, None)
         await self._on_finished(timer)
 
-    def list(self, satellite: str) -> list[Timer]:
+    def running(self, satellite: str) -> list[Timer]:
         return sorted((t for t, _ in self._timers.values() if t.satellite == satellite), key=lambda t: t.ends_at)
 
     async def cancel(self, satellite: str, timer_id: str | None = None) -> list[Timer]:
         """Cancel one timer, or all of the satellite's; returns what was cancelled."""
-        chosen = [t for t in self.list(satellite) if timer_id is None or t.id == timer_id]
+        chosen = [t for t in self.running(satellite) if timer_id is None or t.id == timer_id]
         for timer in chosen:
             _, task = self._timers.pop(timer.id)
             task.cancel()

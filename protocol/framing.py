@@ -11,11 +11,12 @@ Writing uses the library's own encoder.
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 from dataclasses import dataclass
 from typing import Any
 
-from wyoming.event import Event, async_write_event
+from wyoming.event import Event, async_write_event, write_event
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,13 @@ async def read_frame(reader: asyncio.StreamReader, limits: FrameLimits = DEFAULT
 
 async def write_frame(writer: asyncio.StreamWriter, event: Event) -> None:
     await async_write_event(event, writer)
+
+
+def encode_frame(event: Event) -> bytes:
+    """One event as the bytes on the wire, for writers that manage their own buffering."""
+    buffer = io.BytesIO()
+    write_event(event, buffer)
+    return buffer.getvalue()
 
 
 def _parse_json_object(raw: bytes, what: str) -> dict[str, Any]:

@@ -27,3 +27,20 @@ def broker() -> Iterator[MosquittoBroker]:
     if instance.log_path.exists():
         logging.getLogger("mosquitto").debug(instance.log_path.read_text()[-4000:])
     shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def hub_models():
+    """The hub's real models (whisper tiny.en, gemma 270M, piper), loaded once for the whole run."""
+    from hub.app import Models
+    from hub.settings import HubSettings
+
+    return Models.load(HubSettings())
+
+
+@pytest.fixture(scope="session")
+def speech(hub_models):
+    """speech(text) -> 16 kHz 16-bit mono PCM spoken by the piper voice (cached per text)."""
+    from tests.audio_fixtures import SpeechMaker
+
+    return SpeechMaker(hub_models.tts)

@@ -1,0 +1,220 @@
+"""The hub process: loads the models once, connects to every satellite, joins MQTT.
+
+:class:`Hub` owns every long-lived task (one per satellite link, the MQTT link, the
+Wyoming service, metrics, the watchdog) and cancels them all on the way out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Coroutine
+from typing import Any
+
+import psutil
+from wyoming.info import Info
+
+from common import models
+from common.mqtt import MqttLink
+from common.systemd_notify import feed_watchdog, notify
+from hub import __version__
+from hub.arbitration import Arbiter
+from hub.endpointing import EndpointSettings
+from hub.events import EventBus
+from hub.llm.base import LanguageModel
+from hub.mqtt_bridge import HubBridge
+from hub.session import SatelliteSession
+from hub.settings import HubSettings
+from hub.skills import Skills
+from hub.state_machine import StateTracker
+from hub.stt import SpeechToText
+from hub.timeline import TurnTimeline
+from hub.timers import Timer, TimerRegistry
+from hub.tts import TextToSpeech
+from hub.turn import TurnServices, TurnSettings
+from protocol.payloads import HubMetrics, HubState, ModelStatus, SatelliteAnnounce
+from protocol.topics import ALL_SATELLITES, HubTopic, Topics
+
+_LOGGER = logging.getLogger(__name__)
+
+
+class Models:
+    """The three models, loaded once and shared by every satellite."""
+
+    def __init__(self, stt: SpeechToText, llm: LanguageModel, tts: TextToSpeech, status: list[ModelStatus]) -> None:
+        self.stt, self.llm, self.tts, self.status = stt, llm, tts, status
+
+    @staticmethod
+    def load(settings: HubSettings) -> Models:
+        """Blocking; raises :class:`common.models.ModelMissingError` naming the package to install."""
+        m = settings.models
+        status: list[ModelStatus] = []
+        stt = SpeechToText(models.whisper_model_dir(m.stt, m.cache_dir), threads=m.stt_threads, max_pending=m.stt_queue)
+        status.append(ModelStatus(kind="stt", name=stt.name, status="loaded"))
+        llm: LanguageModel
+        if m.llm == "openai":
+            from hub.llm.openai_http import OpenAICompatible
+
+            key = m.openai_key_file.read_text().strip() if m.openai_key_file else None
+            llm = OpenAICompatible(m.openai_url, m.openai_model, api_key=key)
+        else:
+            from hub.llm.llama_local import LlamaLocal
+
+            llm = LlamaLocal(models.gemma_gguf_path(m.cache_dir), n_ctx=m.llm_context, n_threads=m.llm_threads)
+        status.append(ModelStatus(kind="llm", name=llm.name, status="loaded"))
+        tts = TextToSpeech(models.piper_voice_path())
+        status.append(ModelStatus(kind="tts", name=tts.name, status="loaded"))
+        return Models(stt, llm, tts, status)
+
+
+class Hub:
+    def __init__(self, settings: HubSettings, loaded: Models) -> None:
+        self.settings = settings
+        self.models = loaded
+        self.bus = EventBus()
+        self.states = StateTracker(self.bus)
+        self.timers = TimerRegistry(self._timer_finished)
+        conv = settings.conversation
+        self.services = TurnServices(
+            bus=self.bus, stt=loaded.stt, tts=loaded.tts, llm=loaded.llm, skills=Skills(self.timers),
+            settings=TurnSettings(system_prompt=conv.system_prompt, history_turns=conv.history_turns,
+                                  endpoint=EndpointSettings(silence_ms=conv.silence_ms, max_ms=conv.max_speech_ms)),
+        )
+        self.sessions: dict[str, SatelliteSession] = {}
+        self.topics = Topics(settings.mqtt.root)
+        self.link = MqttLink(settings.mqtt, f"hearth-hub-{settings.hub_id}",
+                             availability_topic=self.topics.hub(HubTopic.AVAILABILITY))
+        self.bridge = HubBridge(self.link, self)
+        self.arbiter = Arbiter(conv.arbitration_window_ms, publish=self.bridge.arbitration,
+                               contenders=lambda: sum(1 for s in self.sessions.values() if s.connected))
+        self.timeline = TurnTimeline(self.bridge.turn_report)
+        self.bus.subscribe(self.timeline)
+        self._links: dict[str, Any] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+        self._started = time.time()
+        self._status = "starting"
+        self.ready = asyncio.Event()
+
+    # -- lifecycle -----------------------------------------------------------------------
+    def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
+        task = asyncio.create_task(coro, name=name)
+        self._tasks.append(task)
+        return task
+
+    async def start(self) -> None:
+        from hub.wyoming_service import WyomingService
+
+        if self.settings.mqtt.enabled:
+            self._spawn(self.link.run(), "mqtt")
+        for uri in self.settings.satellites:
+            self.add_satellite(uri)
+        if self.settings.wyoming.enabled:
+            self.wyoming = WyomingService(self.settings.wyoming, self.models)
+            await self.wyoming.start()
+        if self.settings.metrics_port:
+            from hub.metrics import start_metrics_server
+
+            start_metrics_server(self, self.settings.metrics_host, self.settings.metrics_port)
+        self._spawn(self._publish_metrics(), "hub-metrics")
+        self._spawn(feed_watchdog(lambda: True), "watchdog")
+        self._status = "ready"
+        self.publish_state()
+        self.ready.set()
+        notify("READY=1\nSTATUS=models loaded, serving")
+        _LOGGER.info("hub ready: %d satellite address(es) configured", len(self.settings.satellites))
+
+    async def close(self) -> None:
+        self._status = "stopping"
+        self.publish_state()
+        notify("STOPPING=1")
+        for session in list(self.sessions.values()):
+            await session.close()
+        await self.timers.close()
+        if getattr(self, "wyoming", None) is not None:
+            await self.wyoming.close()
+        # Give the MQTT link a moment to send the final state before its task is cancelled.
+        if self.link.connected.is_set():
+            await self.link.flush(1.0)
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+
+    async def run_forever(self) -> None:
+        await self.start()
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await self.close()
+
+    # -- satellites ----------------------------------------------------------------------
+    def add_satellite(self, uri: str, expected_id: str | None = None) -> None:
+        from hub.satellite_link import SatelliteLink
+
+        if uri in self._links:
+            return
+        link = SatelliteLink(uri, self._session_for, self.arbiter, expected_id=expected_id)
+        self._links[uri] = link
+        self._spawn(link.run(), f"satellite-{uri}")
+
+    async def learn_satellite(self, announce: SatelliteAnnounce) -> None:
+        if announce.wyoming_uri and announce.wyoming_uri not in self._links:
+            _LOGGER.info("satellite %s announced itself at %s", announce.satellite, announce.wyoming_uri)
+            self.add_satellite(announce.wyoming_uri, expected_id=announce.satellite)
+        session = self.sessions.get(announce.satellite)
+        if session is not None:
+            session.name, session.area = announce.name, announce.area
+
+    def _session_for(self, satellite_id: str, info: Info | None) -> SatelliteSession:
+        session = self.sessions.get(satellite_id)
+        if session is None:
+            name = info.satellite.name if info and info.satellite else satellite_id
+            area = info.satellite.area if info and info.satellite and info.satellite.area else satellite_id
+            session = SatelliteSession(satellite_id, self.services, name=name, area=area,
+                                       command_satellite=self.bridge.command_satellite,
+                                       device_intent=self.bridge.device_intent)
+            self.sessions[satellite_id] = session
+        return session
+
+    def targets(self, target: str) -> list[SatelliteSession]:
+        chosen = self.sessions.values() if target == ALL_SATELLITES else [self.sessions.get(target)]
+        return [s for s in chosen if s is not None and s.connected]
+
+    async def announce(self, satellite_ids: list[str], text: str) -> None:
+        from protocol.payloads import InterruptReason
+
+        for satellite_id in satellite_ids:
+            session = self.sessions[satellite_id]
+            await session.start(session.new_turn(announce=text), barge_reason=InterruptReason.HUB)
+
+    async def _timer_finished(self, timer: Timer) -> None:
+        session = self.sessions.get(timer.satellite)
+        if session is not None:
+            await session.timer_finished(timer)
+
+    # -- state and metrics ---------------------------------------------------------------
+    def publish_state(self) -> None:
+        self.link.publish(self.topics.hub(HubTopic.STATE), HubState(
+            status=self._status,  # type: ignore[arg-type]
+            models=self.models.status, satellites=sorted(s.id for s in self.sessions.values() if s.connected),
+            software=f"hearth-hub {__version__}",
+        ), retain=True)
+
+    def metrics(self) -> HubMetrics:
+        process = psutil.Process()
+        return HubMetrics(
+            stt_queue_depth=self.models.stt.queue_depth,
+            active_turns=sum(1 for s in self.sessions.values() if s.busy),
+            satellites_connected=sum(1 for s in self.sessions.values() if s.connected),
+            turns_total=self.timeline.total,
+            rss_mb=round(process.memory_info().rss / 2**20, 1),
+            cpu_percent=process.cpu_percent(),
+            audio_dropped_total=sum(getattr(link.peer, "audio_dropped", 0) for link in self._links.values()
+                                    if link.peer is not None),
+        )
+
+    async def _publish_metrics(self, every_s: float = 10.0) -> None:
+        while True:
+            await asyncio.sleep(every_s)
+            self.link.publish(self.topics.hub(HubTopic.METRICS), self.metrics())

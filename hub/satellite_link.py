@@ -1,0 +1,217 @@
+"""The hub's Wyoming client connection to one satellite, as Home Assistant makes it.
+
+``describe`` -> ``info``, ``run-satellite``, then a read loop that routes the satellite's
+events to its :class:`~hub.session.SatelliteSession`, with a ping every few seconds. A
+satellite that goes away is reconnected with backoff; its open turn is abandoned.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from urllib.parse import urlparse
+
+from wyoming.asr import Transcript
+from wyoming.audio import AudioChunk, AudioStart, AudioStop
+from wyoming.event import Event
+from wyoming.info import Describe, Info
+from wyoming.ping import Ping, Pong
+from wyoming.pipeline import RunPipeline
+from wyoming.satellite import RunSatellite
+from wyoming.snd import Played
+from wyoming.wake import Detection
+
+from common.wyoming_peer import WyomingPeer
+from hub.arbitration import Arbiter, WakeClaim
+from hub.events import ConversationEvent, EventKind
+from hub.session import SatelliteSession
+from hub.turn import Turn
+from protocol.audio import MIC_FORMAT
+from protocol.framing import stream_limit
+from protocol.payloads import InterruptReason
+from protocol.wyoming_events import InterruptEvent
+
+_LOGGER = logging.getLogger(__name__)
+
+PING_INTERVAL_S = 5.0
+PONG_TIMEOUT_S = 15.0
+BACKOFF_S = (0.5, 1.0, 2.0, 5.0)
+
+
+def parse_uri(uri: str) -> tuple[str, int]:
+    parsed = urlparse(uri)
+    if parsed.scheme != "tcp" or not parsed.hostname or not parsed.port:
+        raise ValueError(f"satellite address must look like tcp://host:port, got {uri!r}")
+    return parsed.hostname, parsed.port
+
+
+class SatelliteLink:
+    """Owns the connection task for one satellite address."""
+
+    def __init__(self, uri: str, session_for: Callable[[str, Info | None], SatelliteSession],
+                 arbiter: Arbiter, *, on_connected: Callable[[SatelliteSession], Awaitable[None]] | None = None,
+                 expected_id: str | None = None) -> None:
+        self.uri = uri
+        self.host, self.port = parse_uri(uri)
+        self._session_for = session_for
+        self._arbiter = arbiter
+        self._on_connected = on_connected
+        self._expected_id = expected_id
+        self.session: SatelliteSession | None = None
+        self.peer: WyomingPeer | None = None
+        self.connected = asyncio.Event()
+        self._wake: dict[str, float | str] = {}
+        self._audio_turn: Turn | None = None
+        self._pong_seen = False
+        self._last_pong = 0.0
+
+    async def run(self) -> None:
+        attempt = 0
+        while True:
+            try:
+                reader, writer = await asyncio.wait_for(
+                    asyncio.open_connection(self.host, self.port, limit=stream_limit()), 5.0)
+            except (OSError, TimeoutError) as err:
+                delay = BACKOFF_S[min(attempt, len(BACKOFF_S) - 1)]
+                if attempt == 0:
+                    _LOGGER.info("satellite %s not reachable (%s); retrying", self.uri, err)
+                attempt += 1
+                await asyncio.sleep(delay)
+                continue
+            attempt = 0
+            peer = WyomingPeer(reader, writer, f"satellite {self.uri}")
+            try:
+                await self._serve(peer)
+            finally:
+                await self._disconnected(peer)
+
+    async def _serve(self, peer: WyomingPeer) -> None:
+        await peer.send(Describe().event())
+        info: Info | None = None
+        while info is None:
+            event = await asyncio.wait_for(peer.read(), 10.0)
+            if event is None:
+                return
+            if Info.is_type(event.type):
+                info = Info.from_event(event)
+        session = self._session_for(self._satellite_id(info), info)
+        self.session, self.peer = session, peer
+        session.attach(peer.send)
+        await peer.send(RunSatellite().event())
+        session.services.bus.emit(ConversationEvent(session.id, EventKind.SATELLITE_CONNECTED, data={
+            "uri": self.uri, "name": session.name, "area": session.area}))
+        self.connected.set()
+        if self._on_connected is not None:
+            await self._on_connected(session)
+        _LOGGER.info("connected to satellite %s (%s, %s)", session.id, session.name, self.uri)
+        pinger = asyncio.create_task(self._ping(peer), name=f"ping-{session.id}")
+        try:
+            while (event := await peer.read()) is not None:
+                try:
+                    await self._handle(session, event)
+                except Exception:  # one bad event must not end the connection
+                    _LOGGER.exception("%s: failed to handle %s", session.id, event.type)
+        finally:
+            pinger.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await pinger
+
+    def _satellite_id(self, info: Info) -> str:
+        if self._expected_id:
+            return self._expected_id
+        name = info.satellite.name if info.satellite else self.host
+        cleaned = "".join(c if c.isalnum() or c in "-_" else "_" for c in name.lower()).strip("_")
+        return cleaned or "satellite"
+
+    async def _ping(self, peer: WyomingPeer) -> None:
+        loop = asyncio.get_running_loop()
+        self._last_pong = loop.time()
+        while not peer.closed:
+            await asyncio.sleep(PING_INTERVAL_S)
+            # Stock wyoming-satellite 1.0 never answers pings: only hold a peer to it once it has.
+            if self._pong_seen and loop.time() - self._last_pong > PONG_TIMEOUT_S:
+                _LOGGER.warning("%s: no pong for %.0f s; reconnecting", peer.label, PONG_TIMEOUT_S)
+                await peer.close()
+                return
+            with contextlib.suppress(ConnectionError):
+                await peer.send(Ping().event())
+
+    async def _disconnected(self, peer: WyomingPeer) -> None:
+        self.connected.clear()
+        self._audio_turn = None
+        await peer.close()
+        session = self.session
+        if session is not None and self.peer is peer:
+            self.peer = None
+            await session.detach()
+            session.services.bus.emit(ConversationEvent(session.id, EventKind.SATELLITE_DISCONNECTED,
+                                                        data={"uri": self.uri}))
+            _LOGGER.info("satellite %s disconnected", session.id)
+
+    async def _handle(self, session: SatelliteSession, event: Event) -> None:
+        kind = event.type
+        if AudioChunk.is_type(kind):
+            turn = self._audio_turn
+            if turn is None:
+                return  # e.g. an always-streaming satellite between turns
+            chunk = AudioChunk.from_event(event)
+            if (chunk.rate, chunk.width, chunk.channels) != (MIC_FORMAT.rate, MIC_FORMAT.width, MIC_FORMAT.channels):
+                await self._bad_audio(session, chunk.rate, chunk.width, chunk.channels)
+                return
+            if not turn.add_audio(chunk.audio):
+                self._audio_turn = None
+        elif AudioStart.is_type(kind):
+            start = AudioStart.from_event(event)
+            if (start.rate, start.width, start.channels) != (MIC_FORMAT.rate, MIC_FORMAT.width, MIC_FORMAT.channels):
+                await self._bad_audio(session, start.rate, start.width, start.channels)
+        elif AudioStop.is_type(kind):
+            if self._audio_turn is not None:
+                self._audio_turn.audio_stopped()
+                self._audio_turn = None
+        elif Detection.is_type(kind):
+            self._wake = {
+                "wake_word": str(event.data.get("name") or ""),
+                "score": float(event.data.get("score", 1.0) or 1.0),
+                "level_dbfs": float(event.data.get("level_dbfs", -30.0) or -30.0),
+            }
+            session.services.bus.emit(ConversationEvent(session.id, EventKind.WAKE, data=dict(self._wake)))
+        elif RunPipeline.is_type(kind):
+            await self._run_pipeline(session)
+        elif Played.is_type(kind):
+            if session.turn is not None:
+                session.turn.played.set()
+        elif InterruptEvent.is_type(kind):
+            interrupt = InterruptEvent.from_event(event)
+            await session.interrupt(interrupt.reason, turn_id=interrupt.turn_id, tell_satellite=False)
+        elif Pong.is_type(kind):
+            self._pong_seen = True
+            self._last_pong = asyncio.get_running_loop().time()
+        elif kind == "error":
+            _LOGGER.warning("%s reported an error: %s", session.id, event.data)
+
+    async def _run_pipeline(self, session: SatelliteSession) -> None:
+        wake, self._wake = self._wake, {}
+        turn = session.new_turn(wake=dict(wake))
+        self._audio_turn = turn  # buffer from now: no speech is lost while the rooms are arbitrated
+        claim = WakeClaim(session.id, float(wake.get("score", 1.0)), float(wake.get("level_dbfs", -30.0)))
+        if await self._arbiter.claim(claim):
+            await session.start(turn)
+            return
+        _LOGGER.info("%s: another room answers this wake", session.id)
+        if self._audio_turn is turn:
+            self._audio_turn = None
+        session.services.bus.emit(ConversationEvent(session.id, EventKind.ARBITRATION_LOST, data=dict(wake)))
+        with contextlib.suppress(ConnectionError):
+            await session.send(InterruptEvent(reason=InterruptReason.HUB, turn_id=None).event())
+            await session.send(Transcript(text="").event())  # how a stock satellite learns to stop streaming
+
+    async def _bad_audio(self, session: SatelliteSession, rate: int, width: int, channels: int) -> None:
+        message = (f"audio must be {MIC_FORMAT.rate} Hz, {8 * MIC_FORMAT.width}-bit, {MIC_FORMAT.channels} channel; "
+                   f"got {rate} Hz, {8 * width}-bit, {channels} channels")
+        _LOGGER.warning("%s: %s", session.id, message)
+        await session.send_error(message, "bad_audio_format")
+        if self._audio_turn is not None:
+            self._audio_turn.audio_stopped()
+            self._audio_turn = None

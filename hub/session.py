@@ -1,0 +1,149 @@
+"""Everything the hub knows about one satellite, and the one turn it may have open."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import itertools
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from wyoming.error import Error
+from wyoming.event import Event
+from wyoming.timer import TimerCancelled, TimerFinished, TimerStarted
+
+from hub.endpointing import EndpointSettings
+from hub.timers import Timer
+from hub.turn import Turn, TurnServices
+from protocol.commands import MuteCommand, VolumeCommand
+from protocol.payloads import DeviceIntent, InterruptReason
+from protocol.wyoming_events import InterruptEvent
+
+_LOGGER = logging.getLogger(__name__)
+
+Sender = Callable[[Event], Awaitable[None]]
+
+
+class SatelliteGone(ConnectionError):
+    code = "satellite_disconnected"
+
+
+class SatelliteSession:
+    """One satellite's conversation: history, volume, the open turn (at most one) and its task."""
+
+    def __init__(self, satellite_id: str, services: TurnServices, *, name: str | None = None,
+                 area: str | None = None,
+                 command_satellite: Callable[[str, MuteCommand | VolumeCommand], None] = lambda s, c: None,
+                 device_intent: Callable[[DeviceIntent], None] = lambda i: None) -> None:
+        self.id = satellite_id
+        self.name = name or satellite_id
+        self.area = area or satellite_id
+        self.services = services
+        self.history: collections.deque[tuple[str, str]] = collections.deque(
+            maxlen=max(1, services.settings.history_turns))
+        self.volume = 100
+        self.endpoint: EndpointSettings | None = None
+        """Per-room end-of-speech settings (the learning layer tunes them); None: the hub default."""
+        self.turn: Turn | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._sender: Sender | None = None
+        self._command_satellite = command_satellite
+        self._device_intent = device_intent
+        self._turn_ids = itertools.count(1)
+        self._prefix = uuid.uuid4().hex[:6]
+
+    # -- connection ----------------------------------------------------------------------
+    @property
+    def connected(self) -> bool:
+        return self._sender is not None
+
+    def attach(self, sender: Sender) -> None:
+        self._sender = sender
+
+    async def detach(self) -> None:
+        self._sender = None
+        await self.interrupt(InterruptReason.HUB, tell_satellite=False)
+
+    async def send(self, event: Event) -> None:
+        if self._sender is None:
+            raise SatelliteGone(f"satellite {self.id} is not connected")
+        await self._sender(event)
+
+    async def send_error(self, text: str, code: str | None) -> None:
+        await self.send(Error(text=text, code=code).event())
+
+    # -- turns ---------------------------------------------------------------------------
+    @property
+    def busy(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    def new_turn(self, **kwargs: Any) -> Turn:
+        """A turn that buffers audio from now on; ``start`` runs it (after arbitration, for wakes)."""
+        turn_id = f"{self._prefix}-{next(self._turn_ids)}"
+        kwargs.setdefault("endpoint", self.endpoint)
+        return Turn(self.services, self, turn_id, **kwargs)
+
+    async def start(self, turn: Turn, *, barge_reason: InterruptReason = InterruptReason.WAKE_WORD) -> None:
+        if self.busy:  # one turn per satellite: a new wake ends the old answer first
+            await self.interrupt(barge_reason, tell_satellite=False)
+        self.turn = turn
+        self._task = asyncio.create_task(turn.run(), name=f"turn-{turn.turn_id}")
+        self._task.add_done_callback(self._turn_done)
+
+    def _turn_done(self, task: asyncio.Task[None]) -> None:
+        if task is self._task:
+            self._task = None
+            self.turn = None
+        if not task.cancelled() and task.exception() is not None:
+            _LOGGER.error("%s: turn task failed", self.id, exc_info=task.exception())
+
+    async def interrupt(self, reason: InterruptReason, *, turn_id: str | None = None,
+                        tell_satellite: bool = True) -> bool:
+        """Cancel the open turn's LLM and TTS work at once; True if there was one."""
+        task, turn = self._task, self.turn
+        if task is None or turn is None or task.done():
+            return False
+        if turn_id is not None and turn_id != turn.turn_id:
+            return False  # a late interrupt for a turn that has already ended
+        turn.interrupt_reason = reason
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        if tell_satellite and self.connected:
+            with contextlib.suppress(ConnectionError):
+                await self.send(InterruptEvent(reason=reason, turn_id=turn.turn_id).event())
+        return True
+
+    async def wait_idle(self) -> None:
+        task = self._task
+        if task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.shield(task)
+
+    async def close(self) -> None:
+        await self.interrupt(InterruptReason.HUB, tell_satellite=False)
+
+    def remember(self, user: str, spoken: str) -> None:
+        self.history.append((user, spoken))
+
+    # -- what fast-path skills may do (hub.skills.SatelliteActions) ------------------------
+    async def timer_started(self, timer: Timer) -> None:
+        await self.send(TimerStarted(id=timer.id, total_seconds=timer.total_seconds, name=timer.name).event())
+
+    async def timer_cancelled(self, timer: Timer) -> None:
+        await self.send(TimerCancelled(id=timer.id).event())
+
+    async def timer_finished(self, timer: Timer) -> None:
+        with contextlib.suppress(ConnectionError):
+            await self.send(TimerFinished(id=timer.id).event())
+
+    def command_satellite(self, command: MuteCommand | VolumeCommand) -> None:
+        if isinstance(command, VolumeCommand):
+            self.volume = command.volume
+        self._command_satellite(self.id, command)
+
+    def device_intent(self, intent: DeviceIntent) -> None:
+        self._device_intent(intent)

@@ -1,0 +1,59 @@
+"""The hub's settings: parsed once, at the entry point, from flags and a TOML file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from common.mqtt import MqttSettings
+from hub.turn import DEFAULT_SYSTEM_PROMPT
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class WyomingServiceSettings(_Section):
+    enabled: bool = Field(default=True, description="Serve Wyoming asr and tts for Home Assistant")
+    host: str = Field(default="127.0.0.1", description="Address to bind (Wyoming has no authentication)")
+    port: int = Field(default=10300, ge=0, le=65535, description="TCP port (0: any free port)")
+    allow: list[str] = Field(default_factory=list, description="Peer addresses allowed to connect; empty: any")
+
+
+class ModelSettings(_Section):
+    stt: str = Field(default="tiny.en", description="Whisper model: tiny.en or base")
+    stt_threads: int = Field(default=2, ge=1, le=64, description="CPU threads for speech recognition")
+    stt_queue: int = Field(default=32, ge=1, description="Utterances waiting for recognition before refusing")
+    llm: Literal["local", "openai"] = Field(default="local", description="local llama.cpp or an OpenAI-compatible server")
+    llm_threads: int = Field(default=2, ge=1, le=64, description="CPU threads for the language model")
+    llm_context: int = Field(default=2048, ge=256, description="Language model context, tokens")
+    openai_url: str = Field(default="http://127.0.0.1:8080/v1", description="OpenAI-compatible endpoint")
+    openai_model: str = Field(default="local", description="Model name to ask the endpoint for")
+    openai_key_file: Path | None = Field(default=None, description="File holding the endpoint's API key")
+    cache_dir: Path | None = Field(default=None, description="Where assembled model files are cached")
+
+
+class ConversationSettings(_Section):
+    system_prompt: str = Field(default=DEFAULT_SYSTEM_PROMPT, description="System prompt for the language model")
+    history_turns: int = Field(default=4, ge=0, le=32, description="Earlier turns kept as context per satellite")
+    silence_ms: int = Field(default=700, ge=100, le=5000, description="Hub end-of-speech silence window, ms")
+    max_speech_ms: int = Field(default=15000, ge=1000, le=30000, description="Longest utterance, ms")
+    arbitration_window_ms: int = Field(default=200, ge=0, le=2000,
+                                       description="How long wakes from several rooms are collected, ms")
+
+
+class HubSettings(_Section):
+    hub_id: str = Field(default="hub", description="This hub's id on MQTT")
+    data_dir: Path = Field(default=Path("var/hub"), description="Memory, learning state and recordings")
+    satellites: list[str] = Field(default_factory=list, description="Satellites to drive, as tcp://host:port")
+    mqtt: MqttSettings = Field(default_factory=MqttSettings)
+    wyoming: WyomingServiceSettings = Field(default_factory=WyomingServiceSettings)
+    models: ModelSettings = Field(default_factory=ModelSettings)
+    conversation: ConversationSettings = Field(default_factory=ConversationSettings)
+    metrics_port: int = Field(default=0, ge=0, le=65535, description="Prometheus /metrics port (0: off)")
+    metrics_host: str = Field(default="127.0.0.1", description="Address for the /metrics endpoint")
+    learning: bool = Field(default=True, description="Adapt per-room settings from what people do")
+    record_audio: bool = Field(default=False, description="Keep each turn's audio in the session recorder")
+    log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR")

@@ -1,0 +1,310 @@
+"""One conversation turn: audio in, answer out, streaming at every step.
+
+    listen  -> audio chunks until the satellite's ``audio-stop`` or the hub's endpointer
+    think   -> STT; fast-path intent, or LLM tokens -> sentence chunker
+    speak   -> each finished sentence goes to piper at once; its chunks go to the satellite
+               while the LLM still writes the next sentence
+
+A turn is one task owned by its :class:`~hub.session.SatelliteSession`; an interrupt
+cancels that task, which stops the LLM thread and TTS at their next step, and the turn
+reports what was actually spoken so the conversation context holds only that.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from wyoming.asr import Transcript
+from wyoming.audio import AudioChunk, AudioStart, AudioStop
+from wyoming.vad import VoiceStarted, VoiceStopped
+
+from hub.chunker import SentenceChunker
+from hub.endpointing import Endpointer, EndpointSettings
+from hub.events import ConversationEvent, EventBus, EventKind, monotonic
+from hub.intents import IntentMatcher
+from hub.llm.base import LanguageModel, LlmRequest
+from hub.skills import Skills
+from hub.stt import SpeechToText
+from hub.tts import TextToSpeech
+from protocol.audio import MAX_TURN_AUDIO_SECONDS, MIC_FORMAT
+from protocol.payloads import InterruptReason, TurnOutcome
+from protocol.wyoming_events import TurnStarted
+
+if TYPE_CHECKING:
+    from hub.session import SatelliteSession
+
+_LOGGER = logging.getLogger(__name__)
+
+AUDIO_STOPPED = object()
+"""Put on a turn's audio queue when the satellite sends ``audio-stop`` (it ended speech itself)."""
+
+DEFAULT_SYSTEM_PROMPT = (
+    "You are Hearth, a friendly voice assistant in a family home. Your answers are spoken aloud: "
+    "no lists, no markdown, no emoji."
+)
+
+
+@dataclass(frozen=True)
+class TurnSettings:
+    system_prompt: str = DEFAULT_SYSTEM_PROMPT
+    history_turns: int = 4
+    endpoint: EndpointSettings = field(default_factory=EndpointSettings)
+    played_grace_s: float = 5.0
+    """How long past the end of the audio to wait for the satellite's ``played``."""
+    max_answer_chars: int = 1000
+
+
+@dataclass
+class TurnServices:
+    """The models and helpers every turn shares (loaded once, for all satellites)."""
+
+    bus: EventBus
+    stt: SpeechToText
+    tts: TextToSpeech
+    llm: LanguageModel
+    skills: Skills
+    settings: TurnSettings = field(default_factory=TurnSettings)
+    matcher: IntentMatcher = field(default_factory=IntentMatcher)
+    style_for: Callable[[str, str], str] = lambda satellite, room: "normal"
+    """(satellite, room) -> response style; the learning layer supplies it."""
+    facts: Callable[[], tuple[str, ...]] = tuple
+    """Long-term facts for the prompt; the memory supplies them."""
+    on_user_text: Callable[[str, str, str], None] = lambda satellite, turn_id, text: None
+    """Called with each transcript (memory picks facts out of it)."""
+    clock: Callable[[], datetime] = datetime.now
+
+
+class Turn:
+    def __init__(self, services: TurnServices, session: SatelliteSession, turn_id: str, *,
+                 text: str | None = None, announce: str | None = None, wake: dict[str, Any] | None = None,
+                 endpoint: EndpointSettings | None = None) -> None:
+        self.services = services
+        self.session = session
+        self.turn_id = turn_id
+        self.audio: asyncio.Queue[object] = asyncio.Queue(maxsize=2000)
+        self.audio_dropped = 0
+        self._given_text = text
+        self._announce = announce
+        self._wake = wake or {}
+        self._endpoint = endpoint or services.settings.endpoint
+        self.interrupt_reason: InterruptReason | None = None
+        self.transcript = ""
+        self.handler = ""
+        self._spoken: list[tuple[str, float]] = []  # (sentence, audio end in seconds from first audio)
+        self._first_audio_t: float | None = None
+        self._audio_seconds = 0.0
+        self.played = asyncio.Event()
+        self.listening_done = False
+
+    # -- input from the satellite link ------------------------------------------------------
+    def add_audio(self, pcm: bytes) -> bool:
+        """Queue microphone audio; False once the turn has stopped listening."""
+        if self.listening_done:
+            return False
+        try:
+            self.audio.put_nowait(pcm)
+        except asyncio.QueueFull:
+            self.audio_dropped += 1  # counted and reported in the turn's end event
+        return True
+
+    def audio_stopped(self) -> None:
+        with contextlib.suppress(asyncio.QueueFull):
+            self.audio.put_nowait(AUDIO_STOPPED)
+
+    # -- the turn ------------------------------------------------------------------------
+    def emit(self, kind: EventKind, **data: Any) -> ConversationEvent:
+        event = ConversationEvent(self.session.id, kind, turn_id=self.turn_id, data=data)
+        self.services.bus.emit(event)
+        return event
+
+    async def run(self) -> None:
+        outcome, error_code, response = TurnOutcome.DONE, None, ""
+        listen = self._announce is None and self._given_text is None
+        self.listening_done = not listen
+        self.emit(EventKind.TURN_STARTED, listen=listen, **self._wake)
+        try:
+            await self.session.send(TurnStarted(self.turn_id).event())
+            if self._announce is not None:
+                self.handler = "announce"
+                response = await self._speak(_single(self._announce))
+            else:
+                if listen:
+                    heard = await self._listen()
+                    if heard is None:
+                        outcome = TurnOutcome.TIMEOUT
+                        return
+                    self.transcript = heard
+                else:
+                    self.transcript = self._given_text or ""
+                    self.emit(EventKind.SPEECH_ENDED, by="text", speech_end_t=monotonic())
+                    self.emit(EventKind.TRANSCRIPT, text=self.transcript, audio_ms=0.0, stt_ms=0.0)
+                response = await self._answer(self.transcript)
+            await self._wait_played()
+        except asyncio.CancelledError:
+            outcome = TurnOutcome.INTERRUPTED
+            response = self.spoken_text()
+            self.emit(EventKind.INTERRUPTED, reason=(self.interrupt_reason or InterruptReason.HUB).value,
+                      spoken=response)
+            raise
+        except Exception as err:
+            outcome, error_code = TurnOutcome.ERROR, getattr(err, "code", type(err).__name__)
+            _LOGGER.warning("%s: turn %s failed: %s", self.session.id, self.turn_id, err)
+            self.emit(EventKind.ERROR, code=error_code, message=str(err))
+            with contextlib.suppress(Exception):
+                await self.session.send_error(str(err), error_code)
+        finally:
+            self.emit(EventKind.TURN_ENDED, outcome=outcome.value, transcript=self.transcript, response=response,
+                      handler=self.handler, error_code=error_code, audio_dropped=self.audio_dropped)
+            if self.transcript and outcome in (TurnOutcome.DONE, TurnOutcome.INTERRUPTED):
+                self.session.remember(self.transcript, response)
+
+    async def _listen(self) -> str | None:
+        endpointer = Endpointer(self._endpoint)
+        pcm = bytearray()
+        by = "hub"
+        limit = MIC_FORMAT.bytes_per_second * MAX_TURN_AUDIO_SECONDS
+        voice_started = False
+        # The endpointer's max length bounds the wait, plus a margin for a satellite that stops sending.
+        deadline = monotonic() + self._endpoint.max_ms / 1000 + 5.0
+        while True:
+            try:
+                item = await asyncio.wait_for(self.audio.get(), max(0.05, deadline - monotonic()))
+            except TimeoutError:
+                by = "timeout"
+                break
+            if item is AUDIO_STOPPED:
+                by = "satellite"
+                break
+            assert isinstance(item, bytes)
+            if len(pcm) + len(item) > limit:
+                by = "max_length"
+                break
+            pcm += item
+            if endpointer.feed(item, monotonic()):
+                by = endpointer.reason or "hub"
+                break
+            if endpointer.heard_speech and not voice_started:
+                voice_started = True
+                self.emit(EventKind.SPEECH_STARTED)
+                await self.session.send(VoiceStarted().event())
+        self.listening_done = True
+        decided = monotonic()
+        speech_end_t = endpointer.speech_end_t if endpointer.speech_end_t is not None else decided
+        self.emit(EventKind.SPEECH_ENDED, by=by, speech_end_t=speech_end_t,
+                  speech_ms=endpointer.speech_end_audio_ms or 0.0, audio_ms=MIC_FORMAT.duration_ms(len(pcm)))
+        await self.session.send(VoiceStopped().event())
+        if not endpointer.heard_speech and by != "satellite":
+            await self.session.send(Transcript(text="").event())
+            return None
+        result = await self.services.stt.transcribe(bytes(pcm), self.session.id)
+        self.emit(EventKind.TRANSCRIPT, text=result.text, audio_ms=result.audio_ms, stt_ms=result.compute_ms)
+        await self.session.send(Transcript(text=result.text).event())
+        return result.text
+
+    async def _answer(self, text: str) -> str:
+        services = self.services
+        if not text.strip():
+            self.handler = "empty"
+            return ""
+        services.on_user_text(self.session.id, self.turn_id, text)
+        intent = services.matcher.match(text)
+        if intent is not None:
+            self.handler = intent.name
+            self.emit(EventKind.INTENT, name=intent.name, slots={k: v for k, v in intent.slots.items()})
+            answer = await services.skills.answer(intent, self.session.id, self.session.area, text, self.session)
+            return await self._speak(_single(answer.text)) if answer.text else ""
+        self.handler = "llm"
+        style = services.style_for(self.session.id, self.session.area)
+        request = LlmRequest(
+            user_text=text, room=self.session.area, now=services.clock(), system_prompt=services.settings.system_prompt,
+            history=tuple(self.session.history)[-services.settings.history_turns:], style=style,
+            facts=services.facts(),
+        )
+        self.emit(EventKind.LLM_STARTED, prompt=services.llm.prompt_text(request), style=style)
+        return await self._speak(self._sentences(services.llm.stream(request)))
+
+    async def _sentences(self, tokens: AsyncIterator[str]) -> AsyncIterator[str]:
+        chunker = SentenceChunker()
+        first = True
+        written = 0
+        try:
+            async for piece in tokens:
+                if first:
+                    first = False
+                    self.emit(EventKind.FIRST_TOKEN)
+                written += len(piece)
+                for sentence in chunker.feed(piece):
+                    yield sentence
+                if written > self.services.settings.max_answer_chars:
+                    break
+            for sentence in chunker.flush():
+                yield sentence
+        finally:
+            await _aclose(tokens)
+
+    async def _speak(self, sentences: AsyncIterator[str]) -> str:
+        tts = self.services.tts
+        fmt = tts.audio_format
+        started = False
+        index = 0
+        async for sentence in sentences:
+            sentence = sentence.strip()
+            if not sentence:
+                continue
+            self.emit(EventKind.SENTENCE, text=sentence, index=index)
+            audio = tts.synthesize(sentence)
+            try:
+                async for chunk in audio:
+                    if not started:
+                        started = True
+                        await self.session.send(AudioStart(rate=fmt.rate, width=fmt.width, channels=fmt.channels).event())
+                        self._first_audio_t = monotonic()
+                        self.emit(EventKind.AUDIO_STARTED)
+                    await self.session.send(
+                        AudioChunk(rate=fmt.rate, width=fmt.width, channels=fmt.channels, audio=chunk).event())
+                    self._audio_seconds += fmt.duration_ms(len(chunk)) / 1000
+            finally:
+                await _aclose(audio)
+            self._spoken.append((sentence, self._audio_seconds))
+            self.emit(EventKind.SENTENCE_SPOKEN, text=sentence, index=index, audio_end_s=self._audio_seconds)
+            index += 1
+        if started:
+            await self.session.send(AudioStop().event())
+        response = " ".join(sentence for sentence, _ in self._spoken)
+        self.emit(EventKind.AUDIO_FINISHED, response=response, audio_s=round(self._audio_seconds, 3))
+        return response
+
+    async def _wait_played(self) -> None:
+        if self._first_audio_t is None:
+            return
+        remaining = self._first_audio_t + self._audio_seconds - monotonic()
+        try:
+            await asyncio.wait_for(self.played.wait(), max(0.0, remaining) + self.services.settings.played_grace_s)
+            self.emit(EventKind.PLAYED)
+        except TimeoutError:
+            _LOGGER.info("%s: no 'played' from the satellite; turn %s ends on time", self.session.id, self.turn_id)
+
+    def spoken_text(self) -> str:
+        """The sentences the satellite has had time to play completely, judged on the hub clock."""
+        if self._first_audio_t is None:
+            return ""
+        elapsed = time.monotonic() - self._first_audio_t
+        return " ".join(sentence for sentence, end in self._spoken if end <= elapsed)
+
+
+async def _single(text: str) -> AsyncIterator[str]:
+    yield text
+
+
+async def _aclose(iterator: AsyncIterator[Any]) -> None:
+    closer = getattr(iterator, "aclose", None)
+    if closer is not None:
+        with contextlib.suppress(Exception):
+            await closer()
