@@ -9,26 +9,13 @@ import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import numpy as np
-
+from common.pcm import resample_pcm
 from protocol.audio import TTS_CHUNK_SAMPLES, TTS_FORMAT, PcmFormat
+
+__all__ = ["TextToSpeech", "resample_pcm"]
 
 _LOGGER = logging.getLogger(__name__)
 _END = object()
-
-
-def resample_pcm(pcm: bytes, from_rate: int, to_rate: int) -> bytes:
-    """16-bit mono PCM from one rate to another (polyphase, good enough for speech)."""
-    if from_rate == to_rate or not pcm:
-        return pcm
-    from math import gcd
-
-    from scipy.signal import resample_poly
-
-    g = gcd(from_rate, to_rate)
-    samples = np.frombuffer(pcm, dtype=np.int16).astype(np.float32)
-    out = resample_poly(samples, to_rate // g, from_rate // g)
-    return np.clip(out, -32768, 32767).astype(np.int16).tobytes()
 
 
 class TextToSpeech:

@@ -1,1 +1,3 @@
-"""The satellite: a Wyoming server in each room with wake word, VAD, echo cancellation and barge-in."""
+"""A room satellite: microphone, wake word, VAD, echo cancellation, speaker; a Wyoming server."""
+
+__version__ = "0.1.0"

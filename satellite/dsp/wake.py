@@ -1,0 +1,89 @@
+"""Wake word with openwakeword (tflite models shipped by wyoming-openwakeword), gated by VAD."""
+
+from __future__ import annotations
+
+import collections
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+
+from common import models
+from common.pcm import level_dbfs
+
+_LOGGER = logging.getLogger(__name__)
+
+PREROLL_BLOCKS = 16
+"""1.3 s of audio kept while the gate is closed, fed to the model when speech starts."""
+
+
+@dataclass(frozen=True)
+class WakeHit:
+    wake_word: str
+    score: float
+    level_dbfs: float
+    t: float
+
+
+class WakeDetector:
+    def __init__(self, model: str, threshold: float, refractory_s: float, *, gated: bool = True) -> None:
+        from openwakeword.model import Model
+
+        path = models.wake_model_path(model)
+        shared = models.openwakeword_dir()
+        self.wake_word = path.stem.split("_v")[0] if path.parent == shared else path.stem
+        self._model = Model(
+            wakeword_models=[str(path)], inference_framework="tflite",
+            melspec_model_path=str(shared / "melspectrogram.tflite"),
+            embedding_model_path=str(shared / "embedding_model.tflite"),
+        )
+        self._key = next(iter(self._model.models))
+        self.threshold = threshold
+        self.refractory_s = refractory_s
+        self.gated = gated
+        self._last_hit_t = -1e9
+        self._preroll: collections.deque[bytes] = collections.deque(maxlen=PREROLL_BLOCKS)
+        self._open = False
+        self._quiet_blocks = 0
+        self.blocks_scored = 0
+        self.best_score = 0.0
+
+    def process(self, block: bytes, t: float, speech: bool) -> WakeHit | None:
+        """Score one 80 ms block; ``speech`` (from VAD) opens the gate, silence closes it after the preroll."""
+        self._preroll.append(block)
+        if self.gated and not speech and not self._open:
+            return None
+        if not self._open:
+            self._open = True
+            pending = list(self._preroll)  # the start of the wake word arrived before VAD was sure
+        else:
+            pending = [block]
+        hit = None
+        for piece in pending:
+            score = self._score(piece)
+            if score >= self.threshold and t - self._last_hit_t >= self.refractory_s and hit is None:
+                self._last_hit_t = t
+                hit = WakeHit(self.wake_word, round(score, 3), round(level_dbfs(b"".join(self._preroll)), 1), t)
+        if hit is not None:
+            self._model.reset()
+            self._preroll.clear()
+            self._open = False
+        elif self.gated and not speech:
+            self._quiet_blocks += 1
+            if self._quiet_blocks >= PREROLL_BLOCKS:
+                self._open = False
+        if speech:
+            self._quiet_blocks = 0
+        return hit
+
+    def _score(self, block: bytes) -> float:
+        self.blocks_scored += 1
+        scores = self._model.predict(np.frombuffer(block, dtype=np.int16))
+        score = float(scores.get(self._key, 0.0))
+        self.best_score = max(self.best_score, score)
+        return score
+
+    def reset(self) -> None:
+        self._model.reset()
+        self._preroll.clear()
+        self._open = False

@@ -1,0 +1,147 @@
+"""The satellite on MQTT: announce (retained, last will), state, wakes, interrupts, metrics; obeys commands."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from common.mqtt import MqttLink
+from protocol.commands import (
+    SATELLITE_OWNED,
+    MuteCommand,
+    StartConversationCommand,
+    StopCommand,
+    TuneCommand,
+    VolumeCommand,
+)
+from protocol.payloads import (
+    CommandResult,
+    Interrupt,
+    InterruptReason,
+    ResultStatus,
+    SatelliteAnnounce,
+    SatelliteMetrics,
+    SatellitePhase,
+    SatelliteState,
+    WakeDetection,
+)
+from protocol.topics import ALL_SATELLITES, SatelliteTopic
+from satellite import __version__
+from satellite.core import SatelliteCore
+from satellite.dsp.wake import WakeHit
+
+_LOGGER = logging.getLogger(__name__)
+
+THERMAL_ZONE = Path("/sys/class/thermal/thermal_zone0/temp")
+
+
+def cpu_temperature() -> float | None:
+    try:
+        return round(int(THERMAL_ZONE.read_text().strip()) / 1000, 1)
+    except (OSError, ValueError):
+        return None
+
+
+class SatelliteBridge:
+    def __init__(self, link: MqttLink, core: SatelliteCore, wyoming_port: int, frames_dropped: Any) -> None:
+        self.link = link
+        self.core = core
+        self.topics = link.topics
+        self.id = core.settings.id
+        self._wyoming_port = wyoming_port
+        self._frames_dropped = frames_dropped
+        self._process = psutil.Process()
+        link.subscribe(self.topics.command(self.id), self._on_command)
+        link.subscribe(self.topics.command(ALL_SATELLITES), self._on_command)
+        core.on_phase = self._on_phase
+        core.on_wake = self._on_wake
+        core.on_interrupt = self._on_interrupt
+
+    def _topic(self, leaf: SatelliteTopic) -> str:
+        return self.topics.satellite(self.id, leaf)
+
+    def announce(self) -> None:
+        s = self.core.settings
+        host = s.advertise_host or (s.wyoming.host if s.wyoming.host not in ("0.0.0.0", "::") else socket.gethostname())
+        self.link.publish(self._topic(SatelliteTopic.ANNOUNCE), SatelliteAnnounce(
+            satellite=self.id, name=self.core.name, area=s.area or self.id,
+            wyoming_uri=f"tcp://{host}:{self._wyoming_port}", software=f"hearth-satellite {__version__}",
+            wake_words=[self.core.wake.wake_word],
+            capabilities=["barge_in", "echo_cancel", "timers", "mute", "volume", "start_conversation"],
+        ), retain=True)
+        self.publish_state()
+
+    def publish_state(self) -> None:
+        self.link.publish(self._topic(SatelliteTopic.STATE), SatelliteState(
+            satellite=self.id, phase=self.core.phase, muted=self.core.muted, volume=self.core.player.volume,
+        ), retain=True)
+
+    def _on_phase(self, phase: SatellitePhase) -> None:
+        self.publish_state()
+
+    def _on_wake(self, hit: WakeHit, during_playback: bool) -> None:
+        self.link.publish(self._topic(SatelliteTopic.WAKE), WakeDetection(
+            satellite=self.id, detection_id=uuid.uuid4().hex[:12], wake_word=hit.wake_word,
+            score=min(1.0, hit.score), level_dbfs=min(0.0, hit.level_dbfs), during_playback=during_playback,
+        ))
+
+    def _on_interrupt(self, reason: InterruptReason, turn_id: str | None) -> None:
+        self.link.publish(self._topic(SatelliteTopic.INTERRUPT),
+                          Interrupt(satellite=self.id, reason=reason, turn_id=turn_id))
+
+    def metrics(self) -> SatelliteMetrics:
+        c = self.core.counters
+        return SatelliteMetrics(
+            satellite=self.id, cpu_percent=self._process.cpu_percent(),
+            rss_mb=round(self._process.memory_info().rss / 2**20, 1), temperature_c=cpu_temperature(),
+            frames_dropped=int(self._frames_dropped()), wake_count=c.wakes, false_wake_count=c.false_wakes,
+            uptime_s=round(time.monotonic() - c.started, 1),
+        )
+
+    async def publish_metrics(self, every_s: float) -> None:
+        while True:
+            await asyncio.sleep(every_s)
+            self.link.publish(self._topic(SatelliteTopic.METRICS), self.metrics())
+
+    def _result(self, command: Any, status: ResultStatus, code: str | None = None, message: str | None = None) -> None:
+        self.link.publish(self._topic(SatelliteTopic.RESULT), CommandResult(
+            id=command.id, command=command.command, target=self.id, handled_by=self.id, status=status,
+            code=code, message=message,
+        ))
+
+    async def _on_command(self, topic: str, command: Any) -> None:
+        if command.command not in SATELLITE_OWNED:
+            return  # the hub answers announce and timers
+        core = self.core
+        if isinstance(command, StopCommand):
+            stopped = await core.stop(InterruptReason.COMMAND)
+            self._result(command, ResultStatus.DONE, message=None if stopped else "nothing was playing")
+        elif isinstance(command, MuteCommand):
+            core.set_muted(command.muted)
+            self._result(command, ResultStatus.DONE)
+        elif isinstance(command, VolumeCommand):
+            core.player.volume = command.volume
+            self.publish_state()
+            self._result(command, ResultStatus.DONE)
+        elif isinstance(command, StartConversationCommand):
+            if core.phase is not SatellitePhase.IDLE or core.muted:
+                self._result(command, ResultStatus.ERROR, "busy",
+                             f"cannot start a conversation while {'muted' if core.muted else core.phase.value}")
+                return
+            await core.start_streaming(None)
+            self._result(command, ResultStatus.DONE)
+        elif isinstance(command, TuneCommand):
+            if command.wake_threshold is not None:
+                core.wake.threshold = command.wake_threshold
+            if command.end_of_speech_silence_ms is not None:
+                core.silence_ms = command.end_of_speech_silence_ms
+            _LOGGER.info("tuned: wake threshold %.2f, end-of-speech silence %d ms", core.wake.threshold,
+                         core.silence_ms)
+            self._result(command, ResultStatus.DONE)

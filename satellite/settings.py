@@ -1,0 +1,77 @@
+"""The satellite's settings: parsed once, at the entry point, from flags and a TOML file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from common.mqtt import MqttSettings
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class WyomingSettings(_Section):
+    host: str = Field(default="0.0.0.0", description="Address to listen on for the hub (or Home Assistant)")
+    port: int = Field(default=10700, ge=0, le=65535, description="TCP port (0: any free port)")
+    allow: list[str] = Field(default_factory=list, description="Hub addresses allowed to connect; empty: any")
+
+
+class AudioSettings(_Section):
+    backend: Literal["sounddevice", "file", "pipe"] = Field(default="sounddevice",
+                                                            description="Sound card, WAV file or raw PCM pipe")
+    input_device: str = Field(default="", description="Microphone, by (part of) its name; empty: default")
+    output_device: str = Field(default="", description="Speaker, by (part of) its name; empty: default")
+    input_file: Path | None = Field(default=None, description="file/pipe backend: WAV file or raw 16 kHz PCM to read")
+    output_file: Path | None = Field(default=None, description="file/pipe backend: where played audio is written")
+    realtime: bool = Field(default=True, description="file backend: pace input like a microphone")
+    leading_silence_s: float = Field(default=0.5, ge=0, description="file backend: silence before the file")
+    echo_gain: float = Field(default=0.0, ge=0, le=2, description="file backend: mix this much of the playback "
+                                                                  "back into the input, like a real room")
+    exit_at_end: bool = Field(default=False, description="file backend: stop when the input file is used up")
+
+
+class WakeSettings(_Section):
+    model: str = Field(default="hey_jarvis", description="hey_jarvis, alexa, ok_nabu, hey_mycroft, hey_rhasspy "
+                                                         "or a path to a .tflite model")
+    threshold: float = Field(default=0.5, ge=0.05, le=0.99, description="Wake score that counts as a detection")
+    refractory_s: float = Field(default=2.0, ge=0, description="Ignore further detections for this long")
+    vad_gate: bool = Field(default=True, description="Run the wake model only when VAD hears speech (saves CPU)")
+
+
+class VadSettings(_Section):
+    engine: Literal["webrtc", "silero"] = Field(default="webrtc", description="webrtc (lightest) or silero")
+    aggressiveness: int = Field(default=2, ge=0, le=3, description="webrtc: 0 (least) to 3 (most) strict")
+    threshold: float = Field(default=0.5, ge=0.05, le=0.99, description="silero: speech probability threshold")
+    silence_ms: int = Field(default=700, ge=100, le=3000, description="Silence that ends a command, ms")
+    no_speech_ms: int = Field(default=4000, ge=500, description="Give up if nothing is said this long, ms")
+    max_ms: int = Field(default=15000, ge=1000, le=30000, description="Hard maximum for one command, ms")
+
+
+class BargeInSettings(_Section):
+    enabled: bool = Field(default=True, description="Keep listening for the wake word while speaking")
+    on_speech: bool = Field(default=False, description="Also stop when the user speaks over the answer")
+    echo_cancel: bool = Field(default=True, description="Remove our own playback from the microphone (WebRTC AEC)")
+    noise_suppression: bool = Field(default=False, description="WebRTC noise suppression on the microphone")
+    auto_gain: bool = Field(default=False, description="WebRTC automatic gain control on the microphone")
+
+
+class SatelliteSettings(_Section):
+    id: str = Field(default="satellite", pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$", description="Device id (MQTT user)")
+    name: str = Field(default="", description="Human name; default: the id")
+    area: str = Field(default="", description="Room; default: the id")
+    advertise_host: str = Field(default="", description="Host name the hub should use to reach us; default: ours")
+    wyoming: WyomingSettings = Field(default_factory=WyomingSettings)
+    audio: AudioSettings = Field(default_factory=AudioSettings)
+    wake: WakeSettings = Field(default_factory=WakeSettings)
+    vad: VadSettings = Field(default_factory=VadSettings)
+    barge_in: BargeInSettings = Field(default_factory=BargeInSettings)
+    mqtt: MqttSettings = Field(default_factory=MqttSettings)
+    sounds: bool = Field(default=True, description="Play wake, done, error and timer sounds")
+    volume: int = Field(default=100, ge=0, le=100, description="Playback volume, percent")
+    muted: bool = Field(default=False, description="Start with the microphone muted")
+    metrics_interval_s: float = Field(default=30.0, gt=0, description="How often metrics go to MQTT")
+    log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR")

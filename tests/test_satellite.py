@@ -1,0 +1,211 @@
+"""The satellite with real wake, VAD and echo-cancellation models, driven by a Wyoming client over TCP."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from wyoming.audio import AudioChunk, AudioStart, AudioStop
+from wyoming.event import Event
+from wyoming.info import Describe, Info
+from wyoming.pipeline import RunPipeline
+from wyoming.satellite import RunSatellite
+
+from common.pcm import resample_pcm
+from common.wyoming_peer import WyomingPeer
+from protocol.audio import MIC_FORMAT
+from protocol.framing import stream_limit
+from protocol.wyoming_events import InterruptEvent
+from satellite.app import SatelliteApp
+from satellite.settings import SatelliteSettings
+from tests.audio_fixtures import noise, scale, silence
+
+pytestmark = pytest.mark.timeout(300)
+
+
+class FakeHub:
+    """A Wyoming client doing what the hub does, recording what the satellite sends."""
+
+    def __init__(self, peer: WyomingPeer) -> None:
+        self.peer = peer
+        self.events: list[Event] = []
+        self.changed = asyncio.Event()
+        self.task = asyncio.create_task(self._read())
+
+    async def _read(self) -> None:
+        while (event := await self.peer.read()) is not None:
+            self.events.append(event)
+            self.changed.set()
+
+    def of(self, kind: str) -> list[Event]:
+        return [e for e in self.events if e.type == kind]
+
+    async def wait_for(self, kind: str, count: int = 1, timeout: float = 30.0) -> list[Event]:
+        async def _wait() -> list[Event]:
+            while len(self.of(kind)) < count:
+                self.changed.clear()
+                await self.changed.wait()
+            return self.of(kind)
+        return await asyncio.wait_for(_wait(), timeout)
+
+    def streamed_audio(self) -> bytes:
+        return b"".join(AudioChunk.from_event(e).audio for e in self.of("audio-chunk"))
+
+    async def speak(self, pcm: bytes, rate: int = MIC_FORMAT.rate) -> None:
+        """Send an answer the way the hub does."""
+        await self.peer.send(AudioStart(rate=rate, width=2, channels=1).event())
+        for start in range(0, len(pcm), 4096):
+            await self.peer.send(AudioChunk(rate=rate, width=2, channels=1, audio=pcm[start:start + 4096]).event())
+        await self.peer.send(AudioStop().event())
+
+
+@contextlib.asynccontextmanager
+async def satellite_with_hub(tmp_path: Path, **overrides) -> AsyncIterator[tuple[SatelliteApp, FakeHub]]:
+    values = {
+        "id": "kitchen", "area": "Kitchen", "mqtt": {"enabled": False}, "wyoming": {"host": "127.0.0.1", "port": 0},
+        "audio": {"backend": "file", "realtime": False, "output_file": str(tmp_path / "played.wav")},
+    }
+    for key, value in overrides.items():
+        values[key] = {**values.get(key, {}), **value} if isinstance(value, dict) else value
+    app = await asyncio.to_thread(SatelliteApp, SatelliteSettings.model_validate(values))
+    await app.start()
+    reader, writer = await asyncio.open_connection("127.0.0.1", app.server.port, limit=stream_limit())
+    hub = FakeHub(WyomingPeer(reader, writer, "fake hub"))
+    await hub.peer.send(Describe().event())
+    await hub.wait_for("info")
+    await hub.peer.send(RunSatellite().event())
+    try:
+        yield app, hub
+    finally:
+        await hub.peer.close()
+        hub.task.cancel()
+        await app.close()
+
+
+async def test_describe_reports_room_and_wake_word(tmp_path):
+    async with satellite_with_hub(tmp_path) as (app, hub):
+        info = Info.from_event(hub.of("info")[0])
+    assert info.satellite is not None
+    assert info.satellite.area == "Kitchen"
+    assert info.satellite.active_wake_words == ["hey_jarvis"]
+
+
+async def test_wake_word_then_command_reaches_the_hub(tmp_path, speech, hub_models):
+    async with satellite_with_hub(tmp_path) as (app, hub):
+        app.backend.feed(silence(1.0) + speech("Hey Jarvis.") + silence(0.3) + speech("What time is it?")
+                         + silence(2.5))
+        await hub.wait_for("audio-stop", timeout=60)
+    detection = hub.of("detection")[0]
+    assert detection.data["name"] == "hey_jarvis" and detection.data["score"] >= 0.5
+    assert -60 < detection.data["level_dbfs"] < 0
+    kinds = [e.type for e in hub.events]
+    assert kinds.index("detection") < kinds.index("run-pipeline") < kinds.index("audio-start")
+    assert RunPipeline.from_event(hub.of("run-pipeline")[0]).start_stage.value == "asr"
+    heard = await hub_models.stt.transcribe(hub.streamed_audio(), "test")
+    assert "time" in heard.text.lower()
+    # The end-of-speech window closed the stream: well under the 15 s hard limit.
+    assert MIC_FORMAT.duration_ms(len(hub.streamed_audio())) < 5000
+
+
+@pytest.mark.parametrize("phrase", ["Hey Travis, what's up?", "Good morning everyone.", "Jars of jam are on the shelf."])
+async def test_other_phrases_do_not_wake(tmp_path, speech, phrase):
+    async with satellite_with_hub(tmp_path) as (app, hub):
+        app.backend.feed(silence(0.5) + speech(phrase) + silence(1.0))
+        await asyncio.sleep(0)
+        await _drain(app)
+    assert hub.of("detection") == [] and hub.of("run-pipeline") == []
+
+
+async def test_silence_and_noise_do_not_wake(tmp_path):
+    async with satellite_with_hub(tmp_path) as (app, hub):
+        app.backend.feed(silence(3.0) + noise(5.0, -30) + scale(noise(3.0, -12, seed=1), 0))
+        await _drain(app)
+    assert hub.of("detection") == []
+
+
+async def _drain(app: SatelliteApp) -> None:
+    """Wait until the file backend has consumed everything fed to it."""
+    backend = app.backend
+    while backend._offset < len(backend._pcm) or app.player.playing:
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(0.3)
+
+
+ANSWERS = [
+    "Hey Jarvis is what you call me. It is twelve degrees and cloudy outside.",
+    "Sure. Hey Jarvis, the assistant, set a timer for ten minutes.",
+    "The kitchen light is now on. Say hey Jarvis if you need anything else.",
+    "Paris is the capital of France. It is known for the Eiffel tower and its museums.",
+]
+
+
+async def _play_answers(tmp_path, speech_tts, echo_cancel: bool) -> tuple[int, float]:
+    """Play each answer through the satellite with the room echo on; count self-triggered wakes."""
+    triggers = 0
+    seconds = 0.0
+    async with satellite_with_hub(tmp_path, audio={"echo_gain": 0.7, "realtime": False},
+                                  barge_in={"echo_cancel": echo_cancel}) as (app, hub):
+        for text in ANSWERS:
+            pcm = speech_tts(text)
+            seconds += MIC_FORMAT.duration_ms(len(pcm)) / 1000
+            app.backend.feed(silence(MIC_FORMAT.duration_ms(len(pcm)) / 1000 + 1.5))
+            await hub.speak(pcm)
+            await _drain(app)
+        triggers = len(hub.of("interrupt")) + len(hub.of("detection"))
+    return triggers, seconds
+
+
+async def test_own_answer_played_into_the_mic_does_not_trigger_with_echo_cancellation(tmp_path, speech):
+    triggers, seconds = await _play_answers(tmp_path, speech, echo_cancel=True)
+    assert triggers == 0, f"{triggers} self-triggers in {seconds:.0f} s of answers"
+
+
+async def test_without_echo_cancellation_the_answer_triggers_itself(tmp_path, speech):
+    """The control for the test above: the same echo, no AEC, and the satellite interrupts itself."""
+    triggers, _ = await _play_answers(tmp_path, speech, echo_cancel=False)
+    assert triggers > 0
+
+
+async def test_barge_in_with_wake_word_stops_playback_within_100_ms(tmp_path, speech):
+    answer = speech("Once upon a time there was a dragon who lived in a castle on a hill. " * 3)
+    async with satellite_with_hub(tmp_path, audio={"echo_gain": 0.7, "realtime": True}) as (app, hub):
+        app.backend.feed(silence(2.0))
+        await hub.speak(answer)
+        print("DEBUG0", app.player.pending_ms, app.core.phase, app.core.counters.blocks)
+        await asyncio.sleep(2.0)
+        print("DEBUG1", app.player.pending_ms, app.core.phase, app.core.counters.blocks)
+        assert app.player.playing
+        app.backend.feed(speech("Hey Jarvis.") + silence(0.3) + speech("Stop.") + silence(2.0))
+        try:
+            interrupts = await hub.wait_for("interrupt", timeout=30)
+        except TimeoutError:
+            print("DEBUG", app.core.phase, app.core.wake.best_score, app.core.wake.blocks_scored, app.player.playing, app.core.counters)
+            raise
+        await hub.wait_for("run-pipeline", timeout=10)
+        pending_after = app.player.pending_ms
+    barge = app.core.barge_ins[0]
+    assert InterruptEvent.from_event(interrupts[0]).reason.value == "wake_word"
+    assert 1000 * (barge.stopped_t - barge.detected_t) < 100
+    assert pending_after == 0
+    # Most of the long answer was never played.
+    played_s = app.player.played_bytes / MIC_FORMAT.bytes_per_second
+    assert played_s < MIC_FORMAT.duration_ms(len(answer)) / 1000
+
+
+async def test_wrong_answer_audio_format_is_refused_with_an_error(tmp_path):
+    async with satellite_with_hub(tmp_path) as (app, hub):
+        await hub.peer.send(AudioStart(rate=22050, width=4, channels=2).event())
+        await hub.peer.send(AudioChunk(rate=22050, width=4, channels=2, audio=bytes(4096)).event())
+        errors = await hub.wait_for("error", timeout=10)
+        # The satellite is still alive and answering.
+        await hub.peer.send(Describe().event())
+        await hub.wait_for("info", count=2)
+    assert errors[0].data["code"] == "bad_audio_format"
+
+
+def test_resample_keeps_duration():
+    pcm = bytes(22050 * 2)
+    assert len(resample_pcm(pcm, 22050, 16000)) == 32000
