@@ -151,10 +151,10 @@ class SatelliteCore:
         barge = self.settings.barge_in
         if not barge.enabled:
             return
-        hit = self.wake.process(audio, t, speech)
+        hit = self.wake.process(audio, t, speech, gate=False, threshold=barge.wake_threshold)
         if hit is not None:
+            await self.barge_in(InterruptReason.WAKE_WORD, hit.t)
             self.on_wake(hit, True)
-            await self.barge_in(InterruptReason.WAKE_WORD, t)
             await self.start_streaming(hit, already_reported=True)
             return
         if barge.on_speech:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import collections
 import logging
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -45,13 +46,20 @@ class WakeDetector:
         self._preroll: collections.deque[bytes] = collections.deque(maxlen=PREROLL_BLOCKS)
         self._open = False
         self._quiet_blocks = 0
+        self._needs_reset = False
         self.blocks_scored = 0
         self.best_score = 0.0
 
-    def process(self, block: bytes, t: float, speech: bool) -> WakeHit | None:
-        """Score one 80 ms block; ``speech`` (from VAD) opens the gate, silence closes it after the preroll."""
+    def process(self, block: bytes, t: float, speech: bool, *, gate: bool = True,
+                threshold: float | None = None) -> WakeHit | None:
+        """Score one 80 ms block; ``speech`` (from VAD) opens the gate, silence closes it after the preroll.
+
+        ``t`` is when the block was captured; the hit's ``t`` is when the model fired. With
+        ``gate=False`` every block is scored (during playback, where reaction time counts).
+        """
         self._preroll.append(block)
-        if self.gated and not speech and not self._open:
+        gated = self.gated and gate
+        if gated and not speech and not self._open:
             return None
         if not self._open:
             self._open = True
@@ -59,16 +67,20 @@ class WakeDetector:
         else:
             pending = [block]
         hit = None
+        if self._needs_reset:
+            self._needs_reset = False
+            self._model.reset()
         for piece in pending:
             score = self._score(piece)
-            if score >= self.threshold and t - self._last_hit_t >= self.refractory_s and hit is None:
+            if score >= max(self.threshold, threshold or 0.0) and t - self._last_hit_t >= self.refractory_s and hit is None:
                 self._last_hit_t = t
-                hit = WakeHit(self.wake_word, round(score, 3), round(level_dbfs(b"".join(self._preroll)), 1), t)
+                hit = WakeHit(self.wake_word, round(score, 3), round(level_dbfs(b"".join(self._preroll)), 1),
+                              time.monotonic())
         if hit is not None:
-            self._model.reset()
+            self._needs_reset = True  # done on the next block: the caller acts on the hit first
             self._preroll.clear()
             self._open = False
-        elif self.gated and not speech:
+        elif gated and not speech:
             self._quiet_blocks += 1
             if self._quiet_blocks >= PREROLL_BLOCKS:
                 self._open = False
