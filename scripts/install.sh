@@ -63,6 +63,13 @@ say "Python packages (app, models, tools)"
 # Ships the openWakeWord models; --no-deps because it pins an old wyoming and a nightly tflite.
 "${PIP[@]}" install -q --no-deps "wyoming-openwakeword==1.8.2"
 
+# Third-party Wyoming peers the tests drive, each in its own venv (they pin other wyoming versions).
+if [ ! -x .venv-peers/satellite/bin/python ]; then
+  say "wyoming-satellite 1.0.0 (a stock peer for the tests)"
+  "$PYTHON" -m venv .venv-peers/satellite
+  .venv-peers/satellite/bin/python -m pip install -q --disable-pip-version-check "wyoming-satellite==1.0.0"
+fi
+
 say "checking models"
 .venv/bin/python -m common.models --check
 rm -f .venv/.hearth-installed-*
