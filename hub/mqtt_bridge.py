@@ -13,7 +13,9 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from common.mqtt import MqttLink
+from hub import __version__
 from hub.events import ConversationEvent, EventKind
+from protocol import discovery
 from protocol.commands import (
     AnnounceCommand,
     MuteCommand,
@@ -34,7 +36,7 @@ from protocol.payloads import (
     SatelliteAnnounce,
     TurnReport,
 )
-from protocol.topics import ALL_SATELLITES, ConversationTopic, HubTopic, SatelliteTopic
+from protocol.topics import ALL_SATELLITES, HA_STATUS_TOPIC, ConversationTopic, HubTopic, SatelliteTopic
 
 if TYPE_CHECKING:
     from hub.app import Hub
@@ -51,7 +53,40 @@ class HubBridge:
         link.subscribe(t.all_satellites(SatelliteTopic.ANNOUNCE), self._on_announce)
         link.subscribe(t.all_satellites(SatelliteTopic.INTERRUPT), self._on_interrupt)
         link.subscribe(t.all_commands(), self._on_command)
+        link.subscribe_raw(HA_STATUS_TOPIC, self._on_home_assistant_status)
+        link.on_connect(self._republish_discovery)
         hub.bus.subscribe(self._on_event)
+        self.announced: dict[str, SatelliteAnnounce] = {}
+
+    # -- Home Assistant discovery --------------------------------------------------------
+    def publish_discovery(self, satellite: str) -> None:
+        session = self.hub.sessions.get(satellite)
+        if session is None:
+            return
+        announce = self.announced.get(satellite)
+        config = discovery.satellite_device(
+            self.topics, satellite, name=session.name, area=session.area,
+            software=announce.software if announce else "wyoming satellite",
+            wake_words=list(announce.wake_words) if announce else ["wake"],
+        )
+        self.link.publish_bytes(discovery.discovery_topic(discovery.satellite_object_id(satellite)),
+                                discovery.encode(config), retain=True)
+
+    def publish_hub_discovery(self) -> None:
+        hub_id = self.hub.settings.hub_id
+        config = discovery.hub_device(self.topics, hub_id, software=f"hearth-hub {__version__}")
+        self.link.publish_bytes(discovery.discovery_topic(f"hearth_hub_{hub_id}"), discovery.encode(config),
+                                retain=True)
+
+    async def _republish_discovery(self) -> None:
+        self.publish_hub_discovery()
+        for satellite in list(self.hub.sessions):
+            self.publish_discovery(satellite)
+
+    async def _on_home_assistant_status(self, topic: str, payload: bytes) -> None:
+        if payload.strip().lower() == b"online":  # Home Assistant (re)started: tell it about the house again
+            _LOGGER.info("Home Assistant is online: re-publishing discovery")
+            await self._republish_discovery()
 
     # -- out -----------------------------------------------------------------------------
     def _on_event(self, event: ConversationEvent) -> None:
@@ -66,6 +101,7 @@ class HubBridge:
                 satellite=event.satellite, phase=machine.phase, turn_id=machine.turn_id, since=event.wall,
             ), retain=True)
             self.hub.publish_state()
+            self.publish_discovery(event.satellite)
 
     def turn_report(self, report: TurnReport) -> None:
         self.link.publish(self.topics.conversation(report.satellite, ConversationTopic.TURN), report, retain=True)
@@ -88,7 +124,10 @@ class HubBridge:
 
     # -- in ------------------------------------------------------------------------------
     async def _on_announce(self, topic: str, message: SatelliteAnnounce) -> None:
+        self.announced[message.satellite] = message
         await self.hub.learn_satellite(message)
+        if message.satellite in self.hub.sessions:
+            self.publish_discovery(message.satellite)
 
     async def _on_interrupt(self, topic: str, message: Interrupt) -> None:
         session = self.hub.sessions.get(message.satellite)
