@@ -49,6 +49,8 @@ _LOGGER = logging.getLogger(__name__)
 ANSWER_TIMEOUT_S = 30.0
 """After our end of speech, how long to wait for the hub's answer before an error sound."""
 SPEECH_BARGE_IN_MS = 300.0
+ECHO_TAIL_BLOCKS = 25
+"""Keep cancelling echo this many 80 ms blocks after playback stops."""
 """Speech over the answer this long counts as a barge-in (when enabled)."""
 
 
@@ -94,6 +96,7 @@ class SatelliteCore:
         self._eos: EndOfSpeech | None = None
         self._discarding = False
         self._speech_over_answer_ms = 0.0
+        self._echo_tail_blocks = 0
         self._answer_deadline: float | None = None
         self._background: set[asyncio.Future[None]] = set()
 
@@ -130,7 +133,7 @@ class SatelliteCore:
 
     async def _on_block(self, block: AudioBlock) -> None:
         self.counters.blocks += 1
-        audio = self.echo.process(block.mic, block.played) if self.echo is not None else block.mic
+        audio = self._cancel_echo(block)
         speech = self.vad.is_speech(audio)
         if self._answer_deadline is not None and block.t > self._answer_deadline:
             self._answer_deadline = None
@@ -146,6 +149,18 @@ class SatelliteCore:
                 await self.start_streaming(hit)
         elif self.phase is SatellitePhase.PLAYING:
             await self._listen_over_answer(audio, speech, block.t)
+
+    def _cancel_echo(self, block: AudioBlock) -> bytes:
+        """AEC while something plays and for 2 s after (the room's echo tail); idle rooms skip it."""
+        if self.echo is None:
+            return block.mic
+        if block.played.count(0) != len(block.played):
+            self._echo_tail_blocks = ECHO_TAIL_BLOCKS
+        elif self._echo_tail_blocks == 0:
+            return block.mic
+        else:
+            self._echo_tail_blocks -= 1
+        return self.echo.process(block.mic, block.played)
 
     async def _listen_over_answer(self, audio: bytes, speech: bool, t: float) -> None:
         barge = self.settings.barge_in

@@ -57,6 +57,8 @@ class SimSatellite:
         self._server: asyncio.Server | None = None
         self._streaming = False
         self._tasks: set[asyncio.Task[None]] = set()
+        self.speech_end_t: float | None = None
+        """When the last chunk holding speech was sent (the true end of speech), monotonic."""
 
     @property
     def uri(self) -> str:
@@ -151,6 +153,8 @@ class SimSatellite:
                 break
             await peer.send(AudioChunk(rate=MIC_FORMAT.rate, width=MIC_FORMAT.width, channels=MIC_FORMAT.channels,
                                        audio=audio[offset:offset + CHUNK_BYTES]).event())
+            if offset < len(pcm) <= offset + CHUNK_BYTES:
+                self.speech_end_t = time.monotonic()
             if realtime:
                 delay = started + (index + 1) * chunk_s / realtime - time.monotonic()
                 if delay > 0:
