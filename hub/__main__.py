@@ -1,4 +1,4 @@
-"""``python -m hub``: run the hub; ``python -m hub replay SESSION``: replay a recorded session."""
+"""``python -m hub``: run the hub."""
 
 from __future__ import annotations
 
@@ -16,11 +16,6 @@ DESCRIPTION = "Hearth hub: speech recognition, language model and speech for eve
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if argv and argv[0] == "replay":
-        from hub.replay import main as replay_main
-
-        return replay_main(argv[1:])
     settings = parse_settings(HubSettings, argv, "hub", DESCRIPTION)
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:

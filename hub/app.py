@@ -51,6 +51,7 @@ class Models:
         m = settings.models
         status: list[ModelStatus] = []
         stt = SpeechToText(models.whisper_model_dir(m.stt, m.cache_dir), threads=m.stt_threads, max_pending=m.stt_queue)
+        stt.name = m.stt  # the folder the package ships is just called "model"
         status.append(ModelStatus(kind="stt", name=stt.name, status="loaded"))
         llm: LanguageModel
         if m.llm == "openai":

@@ -1,0 +1,39 @@
+"""Prometheus ``/metrics`` on the hub for people who scrape (the same numbers as ``hub/metrics`` on MQTT)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from prometheus_client import CollectorRegistry, Gauge, start_http_server
+from prometheus_client.registry import Collector
+
+if TYPE_CHECKING:
+    from hub.app import Hub
+
+FIELDS = {
+    "stt_queue_depth": "Utterances waiting for speech recognition",
+    "active_turns": "Turns in progress",
+    "satellites_connected": "Satellites connected over Wyoming",
+    "turns_total": "Turns finished since start",
+    "rss_mb": "Hub resident memory, MiB",
+    "audio_dropped_total": "Audio chunks dropped for slow satellites",
+}
+
+
+class _HubCollector(Collector):
+    def __init__(self, hub: Hub) -> None:
+        self._hub = hub
+
+    def collect(self):  # type: ignore[no-untyped-def]
+        values = self._hub.metrics()
+        for name, help_text in FIELDS.items():
+            gauge = Gauge(f"hearth_hub_{name}", help_text, registry=None)
+            gauge.set(float(getattr(values, name)))
+            yield from gauge.collect()
+
+
+def start_metrics_server(hub: Hub, host: str, port: int) -> CollectorRegistry:
+    registry = CollectorRegistry()
+    registry.register(_HubCollector(hub))
+    start_http_server(port, addr=host, registry=registry)
+    return registry
