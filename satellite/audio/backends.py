@@ -9,10 +9,10 @@ whatever the backend.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import sys
-import threading
 import time
 import wave
 from collections.abc import AsyncIterator
@@ -200,7 +200,12 @@ def find_device(name: str, kind: str) -> int | None:
 
 
 class SoundDeviceBackend:
-    """A full-duplex PortAudio stream: one callback reads the mic and fills the speaker."""
+    """PortAudio input and output streams at the same rate and block size.
+
+    The output callback pulls each block from the player and queues it as the echo reference;
+    the input callback pairs each microphone block with the oldest queued reference. (One
+    duplex stream would pair them exactly, but ALSA's PulseAudio plugin stalls duplex streams.)
+    """
 
     def __init__(self, settings: AudioSettings, player: Player, *, queue_blocks: int = 50) -> None:
         import sounddevice as sd
@@ -209,24 +214,35 @@ class SoundDeviceBackend:
         self.frames_dropped = 0
         self._loop = asyncio.get_running_loop()
         self._queue: asyncio.Queue[AudioBlock] = asyncio.Queue(maxsize=queue_blocks)
-        self._lock = threading.Lock()
+        self._references: collections.deque[bytes] = collections.deque(maxlen=8)
+        common = {"samplerate": MIC_FORMAT.rate, "blocksize": BLOCK_SAMPLES, "dtype": "int16", "channels": 1,
+                  "latency": "low"}
         try:
-            device = (find_device(settings.input_device, "input"), find_device(settings.output_device, "output"))
-            self._stream = sd.RawStream(
-                samplerate=MIC_FORMAT.rate, blocksize=BLOCK_SAMPLES, dtype="int16", channels=1,
-                device=device, latency="low", callback=self._callback,
-            )
-            self._stream.start()
+            self._output = sd.RawOutputStream(device=find_device(settings.output_device, "output"),
+                                              callback=self._play, **common)
+            self._input = sd.RawInputStream(device=find_device(settings.input_device, "input"),
+                                            callback=self._record, **common)
+            self._output.start()
+            self._input.start()
         except sd.PortAudioError as err:
             raise AudioError(f"cannot open the sound card: {err}") from err
 
-    def _callback(self, indata: Any, outdata: Any, frames: int, time_info: Any, status: Any) -> None:
+    def _play(self, outdata: Any, frames: int, time_info: Any, status: Any) -> None:
         played = self._player.pull(len(outdata))
         outdata[:] = played
+        self._references.append(played)
+
+    def _record(self, indata: Any, frames: int, time_info: Any, status: Any) -> None:
         if status.input_overflow:
             self.frames_dropped += 1
-        block = AudioBlock(bytes(indata), played, time.monotonic())
-        self._loop.call_soon_threadsafe(self._put, block)
+        mic = bytes(indata)
+        try:
+            played = self._references.popleft()
+        except IndexError:
+            played = bytes(len(mic))
+        if len(played) != len(mic):
+            played = (played + bytes(len(mic)))[: len(mic)]
+        self._loop.call_soon_threadsafe(self._put, AudioBlock(mic, played, time.monotonic()))
 
     def _put(self, block: AudioBlock) -> None:
         try:
@@ -239,9 +255,10 @@ class SoundDeviceBackend:
             yield await self._queue.get()
 
     async def close(self) -> None:
-        with contextlib.suppress(Exception):
-            self._stream.stop()
-            self._stream.close()
+        for stream in (self._input, self._output):
+            with contextlib.suppress(Exception):
+                stream.stop()
+                stream.close()
 
 
 def open_backend(settings: AudioSettings, player: Player) -> AudioBackend:
