@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import signal
 import sys
 
 from common.models import ModelMissingError
+from common.process import setup_logging, stop_on_signals
 from common.settings import exit_with, parse_settings
 from hub.settings import HubSettings
 
@@ -17,7 +17,7 @@ DESCRIPTION = "Hearth hub: speech recognition, language model and speech for eve
 
 def main(argv: list[str] | None = None) -> int:
     settings = parse_settings(HubSettings, argv, "hub", DESCRIPTION)
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    setup_logging(settings.log_level)
     try:
         return asyncio.run(_run(settings))
     except ModelMissingError as err:
@@ -32,12 +32,7 @@ async def _run(settings: HubSettings) -> int:
     logging.getLogger(__name__).info("loading models")
     loaded = await asyncio.to_thread(Models.load, settings)
     hub = Hub(settings, loaded)
-    main_task = asyncio.current_task()
-    assert main_task is not None
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, main_task.cancel)
+    stop_on_signals()
     with contextlib.suppress(asyncio.CancelledError):
         await hub.run_forever()
     return 0

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import logging
-import signal
 import sys
 
 from common.models import ModelMissingError
+from common.process import setup_logging, stop_on_signals
 from common.settings import exit_with, parse_settings
 from satellite.audio.backends import AudioError
 from satellite.settings import SatelliteSettings
@@ -18,7 +16,7 @@ DESCRIPTION = "Hearth satellite: wake word, VAD, echo cancellation and audio for
 
 def main(argv: list[str] | None = None) -> int:
     settings = parse_settings(SatelliteSettings, argv, "satellite", DESCRIPTION)
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    setup_logging(settings.log_level)
     try:
         return asyncio.run(_run(settings))
     except (ModelMissingError, AudioError) as err:
@@ -31,12 +29,7 @@ async def _run(settings: SatelliteSettings) -> int:
     from satellite.app import SatelliteApp
 
     app = await asyncio.to_thread(SatelliteApp, settings)
-    main_task = asyncio.current_task()
-    assert main_task is not None
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, main_task.cancel)
+    stop_on_signals()
     await app.start()
     try:
         await app.wait()
