@@ -31,7 +31,7 @@ from hub.events import ConversationEvent, EventBus, EventKind, monotonic
 from hub.intents import IntentMatcher
 from hub.llm.base import LanguageModel, LlmRequest
 from hub.skills import Skills
-from hub.stt import SpeechToText
+from hub.stt import SpeechToText, SttError, Transcription
 from hub.tts import TextToSpeech
 from protocol.audio import MAX_TURN_AUDIO_SECONDS, MIC_FORMAT
 from protocol.payloads import InterruptReason, TurnOutcome
@@ -59,6 +59,8 @@ class TurnSettings:
     played_grace_s: float = 5.0
     """How long past the end of the audio to wait for the satellite's ``played``."""
     max_answer_chars: int = 1000
+    early_stt_ms: int = 250
+    """Start transcribing after this much silence, before end of speech is decided (0: off)."""
 
 
 @dataclass
@@ -167,46 +169,52 @@ class Turn:
 
     async def _listen(self) -> str | None:
         endpointer = Endpointer(self._endpoint)
-        pcm = bytearray()
-        by = "hub"
-        limit = MIC_FORMAT.bytes_per_second * MAX_TURN_AUDIO_SECONDS
-        voice_started = False
-        # The endpointer's max length bounds the wait, plus a margin for a satellite that stops sending.
-        deadline = monotonic() + self._endpoint.max_ms / 1000 + 5.0
-        while True:
-            try:
-                item = await asyncio.wait_for(self.audio.get(), max(0.05, deadline - monotonic()))
-            except TimeoutError:
-                by = "timeout"
-                break
-            if item is AUDIO_STOPPED:
-                by = "satellite"
-                break
-            assert isinstance(item, bytes)
-            if len(pcm) + len(item) > limit:
-                by = "max_length"
-                break
-            pcm += item
-            if endpointer.feed(item, monotonic()):
-                by = endpointer.reason or "hub"
-                break
-            if endpointer.heard_speech and not voice_started:
-                voice_started = True
-                self.emit(EventKind.SPEECH_STARTED)
-                await self.session.send(VoiceStarted().event())
-        self.listening_done = True
-        decided = monotonic()
-        speech_end_t = endpointer.speech_end_t if endpointer.speech_end_t is not None else decided
-        self.emit(EventKind.SPEECH_ENDED, by=by, speech_end_t=speech_end_t,
-                  speech_ms=endpointer.speech_end_audio_ms or 0.0, audio_ms=MIC_FORMAT.duration_ms(len(pcm)))
-        await self.session.send(VoiceStopped().event())
-        if not endpointer.heard_speech and by != "satellite":
-            await self.session.send(Transcript(text="").event())
-            return None
-        result = await self.services.stt.transcribe(bytes(pcm), self.session.id)
-        self.emit(EventKind.TRANSCRIPT, text=result.text, audio_ms=result.audio_ms, stt_ms=result.compute_ms)
-        await self.session.send(Transcript(text=result.text).event())
-        return result.text
+        early = EarlyTranscript(self.services.stt, self.session.id, self.services.settings.early_stt_ms)
+        try:
+            pcm = bytearray()
+            by = "hub"
+            limit = MIC_FORMAT.bytes_per_second * MAX_TURN_AUDIO_SECONDS
+            voice_started = False
+            # The endpointer's max length bounds the wait, plus a margin for a satellite that stops sending.
+            deadline = monotonic() + self._endpoint.max_ms / 1000 + 5.0
+            while True:
+                try:
+                    item = await asyncio.wait_for(self.audio.get(), max(0.05, deadline - monotonic()))
+                except TimeoutError:
+                    by = "timeout"
+                    break
+                if item is AUDIO_STOPPED:
+                    by = "satellite"
+                    break
+                assert isinstance(item, bytes)
+                if len(pcm) + len(item) > limit:
+                    by = "max_length"
+                    break
+                pcm += item
+                if endpointer.feed(item, monotonic()):
+                    by = endpointer.reason or "hub"
+                    break
+                if endpointer.heard_speech and not voice_started:
+                    voice_started = True
+                    self.emit(EventKind.SPEECH_STARTED)
+                    await self.session.send(VoiceStarted().event())
+                early.update(endpointer, pcm)
+            self.listening_done = True
+            decided = monotonic()
+            speech_end_t = endpointer.speech_end_t if endpointer.speech_end_t is not None else decided
+            self.emit(EventKind.SPEECH_ENDED, by=by, speech_end_t=speech_end_t,
+                      speech_ms=endpointer.speech_end_audio_ms or 0.0, audio_ms=MIC_FORMAT.duration_ms(len(pcm)))
+            await self.session.send(VoiceStopped().event())
+            if not endpointer.heard_speech and by != "satellite":
+                await self.session.send(Transcript(text="").event())
+                return None
+            result = await early.result(endpointer, pcm)
+            self.emit(EventKind.TRANSCRIPT, text=result.text, audio_ms=result.audio_ms, stt_ms=result.compute_ms,
+                      early=early.used)
+            await self.session.send(Transcript(text=result.text).event())
+            return result.text
+        finally:
+            early.cancel()  # an interrupted turn leaves no speculative work behind
 
     async def _answer(self, text: str) -> str:
         services = self.services
@@ -297,6 +305,52 @@ class Turn:
             return ""
         elapsed = time.monotonic() - self._first_audio_t
         return " ".join(sentence for sentence, end in self._spoken if end <= elapsed)
+
+
+class EarlyTranscript:
+    """Speculative STT: transcribe during the end-of-speech silence window, keep it if nobody speaks again.
+
+    The silence window (about 700 ms) and whisper (about 500 ms) would otherwise run one after the
+    other. Audio after the last voiced window is silence, so a transcript of the audio up to a
+    short silence is the transcript of the whole utterance.
+    """
+
+    def __init__(self, stt: SpeechToText, satellite: str, after_ms: int) -> None:
+        self._stt = stt
+        self._satellite = satellite
+        self._after_ms = after_ms
+        self._task: asyncio.Task[Transcription] | None = None
+        self._for_speech_end: float | None = None
+        self.used = False
+
+    def update(self, endpointer: Endpointer, pcm: bytearray) -> None:
+        if not self._after_ms or not endpointer.heard_speech or endpointer.speech_end_audio_ms is None:
+            return
+        if self._task is not None and self._for_speech_end != endpointer.speech_end_audio_ms:
+            self._task.cancel()  # the user spoke again: that guess is stale
+            self._task = None
+        silence_ms = endpointer.audio_ms - endpointer.speech_end_audio_ms
+        if self._task is None and silence_ms >= self._after_ms:
+            self._for_speech_end = endpointer.speech_end_audio_ms
+            self._task = asyncio.create_task(self._stt.transcribe(bytes(pcm), self._satellite),
+                                             name=f"early-stt-{self._satellite}")
+
+    async def result(self, endpointer: Endpointer, pcm: bytearray) -> Transcription:
+        task, self._task = self._task, None
+        if task is not None and self._for_speech_end == endpointer.speech_end_audio_ms:
+            try:
+                result = await task
+                self.used = True
+                return result
+            except SttError:
+                pass  # e.g. the queue was full a moment ago: try once more with all the audio
+        elif task is not None:
+            task.cancel()
+        return await self._stt.transcribe(bytes(pcm), self._satellite)
+
+    def cancel(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
 
 
 async def _single(text: str) -> AsyncIterator[str]:

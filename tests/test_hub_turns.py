@@ -90,6 +90,10 @@ async def test_time_question_is_answered_fast_path_with_timings_on_mqtt(broker, 
     t = report.timings
     assert t.endpointing_ms is not None and t.transcript_ms is not None and t.first_audio_ms is not None
     assert t.endpointing_ms <= t.transcript_ms <= t.first_audio_ms <= (t.last_audio_ms or 0)
+    # Whisper ran during the end-of-speech silence window, so the transcript was ready almost at once.
+    transcript = next(e for e in recorder.events if e.kind is EventKind.TRANSCRIPT)
+    assert transcript.data["early"] is True
+    assert t.transcript_ms - t.endpointing_ms < transcript.data["stt_ms"]
     states = [m.phase.value for m in seen if isinstance(m, ConversationState)]
     assert states[-1] == "idle" and "speaking" in states
 
