@@ -54,7 +54,7 @@ class SatelliteApp:
         return task
 
     async def start(self) -> None:
-        self.backend = open_backend(self.settings.audio, self.player)
+        self.backend = open_backend(self.settings.audio, self.player, self.core.hub_ready)
         await self.server.start()
         if self.settings.mqtt.enabled:
             self.bridge = SatelliteBridge(self.link, self.core, self.server.port,

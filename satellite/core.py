@@ -97,6 +97,8 @@ class SatelliteCore:
         self._discarding = False
         self._speech_over_answer_ms = 0.0
         self._echo_tail_blocks = 0
+        self.hub_ready = asyncio.Event()
+        """Set once a hub has sent run-satellite (file backends wait for it)."""
         self._answer_deadline: float | None = None
         self._background: set[asyncio.Future[None]] = set()
 
@@ -332,6 +334,7 @@ class SatelliteCore:
         elif Ping.is_type(kind):
             await self._send(Pong(text=event.data.get("text")).event())
         elif RunSatellite.is_type(kind):
+            self.hub_ready.set()
             if self.phase is SatellitePhase.PAUSED:
                 self._set_phase(SatellitePhase.IDLE)
         elif PauseSatellite.is_type(kind):

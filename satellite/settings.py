@@ -31,6 +31,8 @@ class AudioSettings(_Section):
     leading_silence_s: float = Field(default=0.5, ge=0, description="file backend: silence before the file")
     echo_gain: float = Field(default=0.0, ge=0, le=2, description="file backend: mix this much of the playback "
                                                                   "back into the input, like a real room")
+    wait_for_hub: bool = Field(default=True, description="file/pipe backend: start reading the input only "
+                                                         "once a hub has connected")
     exit_at_end: bool = Field(default=False, description="file backend: stop when the input file is used up")
 
 

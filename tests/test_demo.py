@@ -19,7 +19,8 @@ def test_demo_answers_the_time_question_through_real_processes(tmp_path):
     result = subprocess.run([sys.executable, "-m", "scripts.demo", "--out", str(out), "--timeout", "180"],
                             cwd=REPO, capture_output=True, text=True, timeout=280, env={**os.environ, "COLUMNS": "120"})
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert "what time is it" in result.stdout.lower()
-    assert "(by time)" in result.stdout and "listening -> thinking -> speaking" in result.stdout
+    shown = result.stdout
+    assert "what time is it" in shown.lower(), shown
+    assert "(by time)" in shown and "listening -> thinking -> speaking" in shown, shown
     with wave.open(str(out)) as played:
         assert played.getnframes() / played.getframerate() > 1.0  # the spoken answer

@@ -109,8 +109,10 @@ class FileBackend:
     cancellation and barge-in run exactly as they do on a real device.
     """
 
-    def __init__(self, settings: AudioSettings, player: Player, *, raw: bool = False) -> None:
+    def __init__(self, settings: AudioSettings, player: Player, *, raw: bool = False,
+                 hub_ready: asyncio.Event | None = None) -> None:
         self._settings = settings
+        self._hub_ready = hub_ready if settings.wait_for_hub else None
         self._player = player
         self._raw = raw
         self.frames_dropped = 0
@@ -132,6 +134,8 @@ class FileBackend:
         self._offset = 0
 
     async def _next_mic(self) -> bytes | None:
+        if self._hub_ready is not None and not self._hub_ready.is_set():
+            return bytes(BLOCK_BYTES)  # the recording starts once a hub listens, as a person would wait
         if self._input is not None:
             data = await asyncio.to_thread(self._input.read, BLOCK_BYTES)
             if not data:
@@ -261,7 +265,7 @@ class SoundDeviceBackend:
                 stream.close()
 
 
-def open_backend(settings: AudioSettings, player: Player) -> AudioBackend:
+def open_backend(settings: AudioSettings, player: Player, hub_ready: asyncio.Event | None = None) -> AudioBackend:
     if settings.backend == "sounddevice":
         return SoundDeviceBackend(settings, player)
-    return FileBackend(settings, player, raw=settings.backend == "pipe")
+    return FileBackend(settings, player, raw=settings.backend == "pipe", hub_ready=hub_ready)
