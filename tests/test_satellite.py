@@ -206,3 +206,31 @@ async def test_wrong_answer_audio_format_is_refused_with_an_error(tmp_path):
 def test_resample_keeps_duration():
     pcm = bytes(22050 * 2)
     assert len(resample_pcm(pcm, 22050, 16000)) == 32000
+
+
+async def test_hub_dying_mid_answer_stops_playback_with_an_error_sound_and_recovers(tmp_path, speech):
+    from protocol.payloads import SatellitePhase
+
+    async with satellite_with_hub(tmp_path, audio={"realtime": True}) as (app, hub):
+        app.backend.feed(silence(5.0))
+        await hub.speak(speech("This is a long answer that will never be finished because the hub dies."))
+        await asyncio.sleep(0.5)
+        assert app.core.phase is SatellitePhase.PLAYING
+        hub.peer.writer.transport.abort()  # like SIGKILL: no goodbye
+        lost_t = asyncio.get_running_loop().time()
+        while app.core.phase is not SatellitePhase.PAUSED and asyncio.get_running_loop().time() - lost_t < 1.0:
+            await asyncio.sleep(0.02)
+        assert app.core.phase is SatellitePhase.PAUSED  # noticed within one second
+        # Only the error chime is left to play: the rest of the answer was dropped.
+        assert 0 < app.player.pending_ms <= MIC_FORMAT.duration_ms(len(SOUNDS[Sound.ERROR]))
+        # The hub comes back: the satellite takes it and listens again.
+        reader, writer = await asyncio.open_connection("127.0.0.1", app.server.port, limit=stream_limit())
+        again = FakeHub(WyomingPeer(reader, writer, "hub again"))
+        await again.peer.send(RunSatellite().event())
+        for _ in range(20):
+            if app.core.phase is SatellitePhase.IDLE:
+                break
+            await asyncio.sleep(0.05)
+        assert app.core.phase is SatellitePhase.IDLE
+        await again.peer.close()
+        again.task.cancel()
