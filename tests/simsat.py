@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 import time
 from dataclasses import dataclass, field
 
@@ -64,8 +65,8 @@ class SimSatellite:
     def uri(self) -> str:
         return f"tcp://127.0.0.1:{self.port}"
 
-    async def start(self) -> None:
-        self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0, limit=stream_limit())
+    async def start(self, port: int = 0) -> None:
+        self._server = await asyncio.start_server(self._accept, "127.0.0.1", port, limit=stream_limit())
         self.port = self._server.sockets[0].getsockname()[1]
 
     async def close(self) -> None:
@@ -83,9 +84,13 @@ class SimSatellite:
         self._tasks.add(task)
         peer = WyomingPeer(reader, writer, f"sim {self.name}")
         self._peer = peer
+        if not self.read_answers:  # a small window, so that not reading is felt at once
+            writer.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         try:
-            while self.read_answers and (event := await peer.read()) is not None:
+            while (event := await peer.read()) is not None:
                 await self._handle(peer, event)
+                if not self.read_answers and self.running.is_set():
+                    break  # armed, then it stops reading: a stuck consumer
             if not self.read_answers:
                 await asyncio.Event().wait()  # a satellite that has stopped reading
         finally:
