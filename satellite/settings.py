@@ -39,7 +39,9 @@ class AudioSettings(_Section):
 class WakeSettings(_Section):
     model: str = Field(default="hey_jarvis", description="hey_jarvis, alexa, ok_nabu, hey_mycroft, hey_rhasspy "
                                                          "or a path to a .tflite model")
-    threshold: float = Field(default=0.5, ge=0.05, le=0.99, description="Wake score that counts as a detection")
+    threshold: float = Field(default=0.6, ge=0.05, le=0.99,
+                             description="Wake score that counts as a detection (the right phrase scores "
+                                         "0.95+; near misses like 'hey Travis' reach 0.56)")
     refractory_s: float = Field(default=2.0, ge=0, description="Ignore further detections for this long")
     vad_gate: bool = Field(default=True, description="Run the wake model only when VAD hears speech (saves CPU)")
 

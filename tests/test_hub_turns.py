@@ -132,7 +132,8 @@ async def test_free_question_streams_llm_answer_sentence_by_sentence(broker, hub
 
 
 async def test_barge_in_interrupts_long_answer_and_listens_again(broker, hub_models, speech, tmp_path):
-    kitchen = SimSatellite("kitchen")
+    # It plays in real time: no early "played", so the answer is still going when the user barges in.
+    kitchen = SimSatellite("kitchen", send_played=False)
     await kitchen.start()
     async with running_hub(broker, hub_models, [kitchen], tmp_path) as hub:
         recorder = EventRecorder(hub.bus)
