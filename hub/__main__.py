@@ -1,4 +1,4 @@
-"""``python -m hub``: run the hub."""
+"""``python -m hub``: run the hub. ``python -m hub replay <session>``: replay a recorded session."""
 
 from __future__ import annotations
 
@@ -16,6 +16,11 @@ DESCRIPTION = "Hearth hub: speech recognition, language model and speech for eve
 
 
 def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if args[:1] == ["replay"]:
+        from hub.replay import main as replay
+
+        return replay(args[1:])
     settings = parse_settings(HubSettings, argv, "hub", DESCRIPTION)
     setup_logging(settings.log_level)
     try:

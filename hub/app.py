@@ -7,10 +7,11 @@ Wyoming service, metrics, the watchdog) and cancels them all on the way out.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
-from collections.abc import Coroutine
-from typing import Any
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
 
 import psutil
 from wyoming.info import Info
@@ -22,21 +23,29 @@ from hub import __version__
 from hub.arbitration import Arbiter
 from hub.endpointing import EndpointSettings
 from hub.events import EventBus
+from hub.learning.contract import END_OF_SPEECH, WAKE_THRESHOLD
+from hub.learning.learner import Learner
+from hub.learning.rules import PARAMETERS
 from hub.llm.base import LanguageModel
+from hub.memory import Memory
 from hub.mqtt_bridge import HubBridge
+from hub.recorder import SessionRecorder
 from hub.session import SatelliteSession
 from hub.settings import HubSettings
 from hub.skills import Skills
 from hub.state_machine import StateTracker
+from hub.store import Store, StoreError
 from hub.stt import SpeechToText
 from hub.timeline import TurnTimeline
 from hub.timers import Timer, TimerRegistry
 from hub.tts import TextToSpeech
 from hub.turn import TurnServices, TurnSettings
-from protocol.payloads import HubMetrics, HubState, ModelStatus, SatelliteAnnounce
+from protocol.commands import TuneCommand
+from protocol.payloads import HubMetrics, HubState, LearningDecision, ModelStatus, SatelliteAnnounce
 from protocol.topics import ALL_SATELLITES, HubTopic, Topics
 
 _LOGGER = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 
 class Models:
@@ -73,14 +82,35 @@ class Hub:
     def __init__(self, settings: HubSettings, loaded: Models) -> None:
         self.settings = settings
         self.models = loaded
+        self.problems: dict[str, str] = {}
         self.bus = EventBus()
         self.states = StateTracker(self.bus)
         self.timers = TimerRegistry(self._timer_finished)
+        # Durable state first: memory and what was learned survive restarts (and SIGKILL).
+        self.store = Store(settings.data_dir / "hub.sqlite")
+        self.memory = Memory(self.store, fact_ttl_s=settings.memory.fact_ttl_days * 86400,
+                             max_facts_in_prompt=settings.memory.facts_in_prompt,
+                             context_turns=settings.conversation.history_turns)
+        self.learner = Learner(enabled=settings.learning.enabled, state=self.store.get_json("learning"),
+                               on_decision=self._learning_decision, on_change=self._learning_change,
+                               on_state=self._save_learning)
+        self.recorder: SessionRecorder | None = None
+        if settings.recorder.enabled:
+            rec = settings.recorder
+            self.recorder = SessionRecorder(
+                settings.data_dir / "sessions", lambda: self.learner.state(waiting=True),
+                max_bytes=rec.max_session_mb * 2**20, keep_sessions=rec.keep_sessions, audio=rec.audio,
+                max_audio_bytes=rec.max_audio_mb * 2**20)
+            self.bus.subscribe(self.recorder)  # before the learner: an event is written before what it caused
+        self.bus.subscribe(self.learner)
         conv = settings.conversation
+        self.base_endpoint = EndpointSettings(silence_ms=conv.silence_ms, max_ms=conv.max_speech_ms)
         self.services = TurnServices(
             bus=self.bus, stt=loaded.stt, tts=loaded.tts, llm=loaded.llm, skills=Skills(self.timers),
             settings=TurnSettings(system_prompt=conv.system_prompt, history_turns=conv.history_turns,
-                                  endpoint=EndpointSettings(silence_ms=conv.silence_ms, max_ms=conv.max_speech_ms)),
+                                  endpoint=self.base_endpoint),
+            style_for=self.learner.style_for, facts=self.memory.statements, on_user_text=self._user_said,
+            on_turn_audio=self._keep_turn_audio,
         )
         self.sessions: dict[str, SatelliteSession] = {}
         self.topics = Topics(settings.mqtt.root)
@@ -134,6 +164,9 @@ class Hub:
         await self.timers.close()
         if getattr(self, "wyoming", None) is not None:
             await self.wyoming.close()
+        self.learner.flush()
+        if self.recorder is not None:
+            self.recorder.close()
         # Give the MQTT link a moment to send the final state before its task is cancelled.
         if self.link.connected.is_set():
             await self.link.flush(1.0)
@@ -141,6 +174,7 @@ class Hub:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
+        self.store.close()
 
     async def run_forever(self) -> None:
         await self.start()
@@ -174,8 +208,12 @@ class Hub:
             area = info.satellite.area if info and info.satellite and info.satellite.area else satellite_id
             session = SatelliteSession(satellite_id, self.services, name=name, area=area,
                                        command_satellite=self.bridge.command_satellite,
-                                       device_intent=self.bridge.device_intent)
+                                       device_intent=self.bridge.device_intent,
+                                       history=self._stored(lambda: self.memory.context(satellite_id), list[tuple[str, str]]()),
+                                       on_remember=lambda user, spoken: self._stored(
+                                           lambda: self.memory.remember_turn(satellite_id, user, spoken), None))
             self.sessions[satellite_id] = session
+        self.apply_learned(session)
         return session
 
     def targets(self, target: str) -> list[SatelliteSession]:
@@ -194,12 +232,67 @@ class Hub:
         if session is not None:
             await session.timer_finished(timer)
 
+    # -- memory and learning -------------------------------------------------------------
+    def _user_said(self, satellite: str, turn_id: str, text: str) -> None:
+        session = self.sessions.get(satellite)
+        room = session.area if session else satellite
+        self._stored(lambda: self.memory.learn_from(text, satellite=satellite, room=room, turn_id=turn_id), None)
+
+    def _keep_turn_audio(self, satellite: str, turn_id: str, pcm: bytes) -> None:
+        if self.recorder is not None:
+            self.recorder.turn_audio(satellite, turn_id, pcm)
+
+    def _learning_decision(self, decision: LearningDecision) -> None:
+        if self.recorder is not None:
+            self.recorder.decision(decision)
+        self.bridge.learning_decision(decision)
+
+    def _learning_change(self, room: str, parameter: str, value: float) -> None:
+        for session in self.sessions.values():
+            if session.area == room:
+                self._tune(session, {parameter: value})
+
+    def apply_learned(self, session: SatelliteSession) -> None:
+        """Give a (re)connected satellite what its room has learned (defaults are left to its own config)."""
+        if session.area in self.learner.rooms:
+            learned = {p: v for p, v in self.learner.values(session.area).items() if v != PARAMETERS[p].default}
+            if learned:
+                self._tune(session, learned)
+
+    def _tune(self, session: SatelliteSession, values: dict[str, float]) -> None:
+        if END_OF_SPEECH in values:
+            session.endpoint = dataclasses.replace(self.base_endpoint, silence_ms=int(values[END_OF_SPEECH]))
+        self.bridge.command_satellite(session.id, TuneCommand(
+            command="tune", sender=f"hub-{self.settings.hub_id}",
+            wake_threshold=values.get(WAKE_THRESHOLD),
+            end_of_speech_silence_ms=int(values[END_OF_SPEECH]) if END_OF_SPEECH in values else None,
+        ))
+
+    def _save_learning(self, state: dict[str, Any]) -> None:
+        self._stored(lambda: self.store.put_json("learning", state), None)
+
+    def _stored(self, write: Callable[[], _T], fallback: _T) -> _T:
+        """Run a state-database call; a failure (e.g. a full disk) is reported, not raised into a turn."""
+        try:
+            result = write()
+        except StoreError as err:
+            if self.problems.get("storage") != str(err):
+                _LOGGER.error("hub state not saved: %s", err)
+                self.problems["storage"] = str(err)
+                self.publish_state()
+            return fallback
+        if self.problems.pop("storage", None) is not None:
+            _LOGGER.info("hub state is being saved again")
+            self.publish_state()
+        return result
+
     # -- state and metrics ---------------------------------------------------------------
     def publish_state(self) -> None:
+        status = "degraded" if self.problems and self._status == "ready" else self._status
         self.link.publish(self.topics.hub(HubTopic.STATE), HubState(
-            status=self._status,  # type: ignore[arg-type]
+            status=status,  # type: ignore[arg-type]
             models=self.models.status, satellites=sorted(s.id for s in self.sessions.values() if s.connected),
-            software=f"hearth-hub {__version__}",
+            software=f"hearth-hub {__version__}", problems=list(self.problems.values()),
         ), retain=True)
 
     def metrics(self) -> HubMetrics:

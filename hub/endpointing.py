@@ -78,6 +78,8 @@ class Endpointer:
         self.speech_end_t: float | None = None
         """Hub clock time the audio holding the last voiced window arrived."""
         self.reason: str | None = None
+        self.longest_pause_ms = 0.0
+        """Longest silence between two voiced windows: how long people here pause mid-sentence."""
 
     def feed(self, pcm: bytes, arrived_t: float) -> bool:
         self._pending += pcm
@@ -85,6 +87,9 @@ class Endpointer:
             window, self._pending = self._pending[: self._window], self._pending[self._window:]
             self.audio_ms += MIC_FORMAT.duration_ms(len(window))
             if self._vad.process_chunk(window) >= self._settings.threshold:
+                if self.speech_end_audio_ms is not None:
+                    gap = self.audio_ms - MIC_FORMAT.duration_ms(len(window)) - self.speech_end_audio_ms
+                    self.longest_pause_ms = max(self.longest_pause_ms, gap)
                 self.heard_speech = True
                 self.speech_end_audio_ms = self.audio_ms
                 self.speech_end_t = arrived_t

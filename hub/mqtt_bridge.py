@@ -15,13 +15,16 @@ from typing import TYPE_CHECKING, Any
 from common.mqtt import MqttLink
 from hub import __version__
 from hub.events import ConversationEvent, EventKind
+from hub.learning.learner import LearningCommandError
 from protocol import discovery
 from protocol.commands import (
     AnnounceCommand,
+    LearningCommand,
     MuteCommand,
     StopCommand,
     TimerCancelCommand,
     TimerStartCommand,
+    TuneCommand,
     VolumeCommand,
 )
 from protocol.payloads import (
@@ -32,6 +35,7 @@ from protocol.payloads import (
     DeviceIntent,
     Interrupt,
     InterruptReason,
+    LearningDecision,
     ResultStatus,
     SatelliteAnnounce,
     TurnReport,
@@ -53,6 +57,7 @@ class HubBridge:
         link.subscribe(t.all_satellites(SatelliteTopic.ANNOUNCE), self._on_announce)
         link.subscribe(t.all_satellites(SatelliteTopic.INTERRUPT), self._on_interrupt)
         link.subscribe(t.all_commands(), self._on_command)
+        link.subscribe(t.hub(HubTopic.COMMAND), self._on_hub_command)
         link.subscribe_raw(HA_STATUS_TOPIC, self._on_home_assistant_status)
         link.on_connect(self._republish_discovery)
         hub.bus.subscribe(self._on_event)
@@ -109,10 +114,13 @@ class HubBridge:
     def arbitration(self, decision: ArbitrationDecision) -> None:
         self.link.publish(self.topics.hub(HubTopic.ARBITRATION), decision)
 
+    def learning_decision(self, decision: LearningDecision) -> None:
+        self.link.publish(self.topics.hub(HubTopic.LEARNING), decision)
+
     def device_intent(self, intent: DeviceIntent) -> None:
         self.link.publish(self.topics.hub(HubTopic.INTENT), intent)
 
-    def command_satellite(self, satellite: str, command: MuteCommand | VolumeCommand) -> None:
+    def command_satellite(self, satellite: str, command: MuteCommand | VolumeCommand | TuneCommand) -> None:
         self.link.publish(self.topics.command(satellite), command)
 
     def _result(self, command: Any, target: str, status: ResultStatus, code: str | None = None,
@@ -165,3 +173,17 @@ class HubBridge:
             self._result(command, target, ResultStatus.ERROR, getattr(err, "code", "failed"), str(err))
             return
         self._result(command, target, ResultStatus.DONE)
+
+    async def _on_hub_command(self, topic: str, command: Any) -> None:
+        if not isinstance(command, LearningCommand):
+            return
+        hub = self.hub
+        if hub.recorder is not None:
+            hub.recorder.command(command.action, command.room, command.parameter)
+        try:
+            decisions = hub.learner.command(command.action, command.room, command.parameter)
+        except LearningCommandError as err:
+            self._result(command, "hub", ResultStatus.ERROR, err.code, str(err))
+            return
+        summary = "; ".join(f"{d.action.value} {d.parameter or 'all'} in {d.room or 'every room'}" for d in decisions)
+        self._result(command, "hub", ResultStatus.DONE, message=(summary or "nothing to do")[:1900])

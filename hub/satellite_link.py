@@ -176,6 +176,9 @@ class SatelliteLink:
                 "score": float(event.data.get("score", 1.0) or 1.0),
                 "level_dbfs": float(event.data.get("level_dbfs", -30.0) or -30.0),
             }
+            near_miss = event.data.get("near_miss")
+            if isinstance(near_miss, int | float) and 0.0 <= near_miss <= 1.0:
+                self._wake["near_miss"] = float(near_miss)  # the user had to say the wake word twice
             session.services.bus.emit(ConversationEvent(session.id, EventKind.WAKE, data=dict(self._wake)))
         elif RunPipeline.is_type(kind):
             await self._run_pipeline(session)

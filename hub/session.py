@@ -37,13 +37,16 @@ class SatelliteSession:
     def __init__(self, satellite_id: str, services: TurnServices, *, name: str | None = None,
                  area: str | None = None,
                  command_satellite: Callable[[str, MuteCommand | VolumeCommand], None] = lambda s, c: None,
-                 device_intent: Callable[[DeviceIntent], None] = lambda i: None) -> None:
+                 device_intent: Callable[[DeviceIntent], None] = lambda i: None,
+                 history: list[tuple[str, str]] | None = None,
+                 on_remember: Callable[[str, str], None] = lambda user, spoken: None) -> None:
         self.id = satellite_id
         self.name = name or satellite_id
         self.area = area or satellite_id
         self.services = services
         self.history: collections.deque[tuple[str, str]] = collections.deque(
-            maxlen=max(1, services.settings.history_turns))
+            history or (), maxlen=max(1, services.settings.history_turns))
+        self._on_remember = on_remember
         self.volume = 100
         self.endpoint: EndpointSettings | None = None
         """Per-room end-of-speech settings (the learning layer tunes them); None: the hub default."""
@@ -128,6 +131,7 @@ class SatelliteSession:
 
     def remember(self, user: str, spoken: str) -> None:
         self.history.append((user, spoken))
+        self._on_remember(user, spoken)
 
     # -- what fast-path skills may do (hub.skills.SatelliteActions) ------------------------
     async def timer_started(self, timer: Timer) -> None:

@@ -44,6 +44,23 @@ class ConversationSettings(_Section):
                                        description="How long wakes from several rooms are collected, ms")
 
 
+class LearningSettings(_Section):
+    enabled: bool = Field(default=True, description="Adapt per-room settings and answer style from what people do")
+
+
+class MemorySettings(_Section):
+    fact_ttl_days: float = Field(default=180, gt=0, le=3650, description="How long a stated fact is kept, days")
+    facts_in_prompt: int = Field(default=20, ge=0, le=100, description="Most facts given to the language model")
+
+
+class RecorderSettings(_Section):
+    enabled: bool = Field(default=True, description="Record every session for `python -m hub replay`")
+    audio: bool = Field(default=False, description="Also keep each turn's microphone audio (WAV)")
+    max_session_mb: int = Field(default=50, ge=1, description="Start a new session file past this size, MB")
+    max_audio_mb: int = Field(default=200, ge=1, description="Audio kept per session at most, MB")
+    keep_sessions: int = Field(default=30, ge=1, description="Sessions kept; older ones are deleted")
+
+
 class HubSettings(_Section):
     hub_id: str = Field(default="hub", description="This hub's id on MQTT")
     data_dir: Path = Field(default=Path("var/hub"), description="Memory, learning state and recordings")
@@ -54,6 +71,7 @@ class HubSettings(_Section):
     conversation: ConversationSettings = Field(default_factory=ConversationSettings)
     metrics_port: int = Field(default=0, ge=0, le=65535, description="Prometheus /metrics port (0: off)")
     metrics_host: str = Field(default="127.0.0.1", description="Address for the /metrics endpoint")
-    learning: bool = Field(default=True, description="Adapt per-room settings from what people do")
-    record_audio: bool = Field(default=False, description="Keep each turn's audio in the session recorder")
+    learning: LearningSettings = Field(default_factory=LearningSettings)
+    memory: MemorySettings = Field(default_factory=MemorySettings)
+    recorder: RecorderSettings = Field(default_factory=RecorderSettings)
     log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR")

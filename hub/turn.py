@@ -80,6 +80,8 @@ class TurnServices:
     """Long-term facts for the prompt; the memory supplies them."""
     on_user_text: Callable[[str, str, str], None] = lambda satellite, turn_id, text: None
     """Called with each transcript (memory picks facts out of it)."""
+    on_turn_audio: Callable[[str, str, bytes], None] = lambda satellite, turn_id, pcm: None
+    """Called with a turn's microphone audio once listening is over (the recorder may keep it)."""
     clock: Callable[[], datetime] = datetime.now
 
 
@@ -130,7 +132,7 @@ class Turn:
         outcome, error_code, response = TurnOutcome.DONE, None, ""
         listen = self._announce is None and self._given_text is None
         self.listening_done = not listen
-        self.emit(EventKind.TURN_STARTED, listen=listen, **self._wake)
+        self.emit(EventKind.TURN_STARTED, listen=listen, room=self.session.area, **self._wake)
         try:
             await self.session.send(TurnStarted(self.turn_id).event())
             if self._announce is not None:
@@ -203,7 +205,9 @@ class Turn:
             decided = monotonic()
             speech_end_t = endpointer.speech_end_t if endpointer.speech_end_t is not None else decided
             self.emit(EventKind.SPEECH_ENDED, by=by, speech_end_t=speech_end_t,
-                      speech_ms=endpointer.speech_end_audio_ms or 0.0, audio_ms=MIC_FORMAT.duration_ms(len(pcm)))
+                      speech_ms=endpointer.speech_end_audio_ms or 0.0, audio_ms=MIC_FORMAT.duration_ms(len(pcm)),
+                      pause_ms=endpointer.longest_pause_ms, silence_ms=self._endpoint.silence_ms)
+            self.services.on_turn_audio(self.session.id, self.turn_id, bytes(pcm))
             await self.session.send(VoiceStopped().event())
             if not endpointer.heard_speech and by != "satellite":
                 await self.session.send(Transcript(text="").event())

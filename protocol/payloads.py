@@ -188,8 +188,10 @@ class ModelStatus(BaseModel):
 
 
 class HubState(Payload):
-    status: Literal["starting", "ready", "degraded", "stopping"]
+    status: Literal["starting", "ready", "degraded", "failed", "stopping"]
     models: list[ModelStatus] = Field(default_factory=list, max_length=16)
+    problems: list[Text] = Field(default_factory=list, max_length=16,
+                                 description="What is wrong right now, for people (e.g. a full disk)")
     satellites: list[DeviceId] = Field(default_factory=list, max_length=1024)
     software: ShortText
 
@@ -235,8 +237,8 @@ class LearningAction(StrEnum):
 class LearningDecision(Payload):
     """What the learning layer did, why, and from what evidence."""
 
-    room: ShortText | None
-    parameter: ShortText | None
+    room: ShortText | None = Field(default=None, description="None: every room")
+    parameter: ShortText | None = Field(default=None, description="None: every parameter")
     action: LearningAction
     old_value: float | str | None = None
     new_value: float | str | None = None

@@ -209,8 +209,10 @@ class SatelliteCore:
             if not already_reported:
                 self.on_wake(hit, False)
             # Wyoming's detection, plus score and level for the hub's room arbitration.
-            await self._send(Event(type="detection", data={
-                "name": hit.wake_word, "score": hit.score, "level_dbfs": hit.level_dbfs}))
+            detection: dict[str, object] = {"name": hit.wake_word, "score": hit.score, "level_dbfs": hit.level_dbfs}
+            if hit.near_miss is not None:
+                detection["near_miss"] = hit.near_miss
+            await self._send(Event(type="detection", data=detection))
         self.play_sound(Sound.WAKE)
         self._discarding = False
         self._eos = EndOfSpeech(self.silence_ms, self.settings.vad.no_speech_ms, self.settings.vad.max_ms)

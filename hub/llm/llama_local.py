@@ -89,5 +89,6 @@ class LlamaLocal:
     @staticmethod
     def _completion_prompt(request: LlmRequest) -> str:
         history = "".join(f"Q: {user}\nA: {assistant}\n" for user, assistant in request.history)
+        facts = f"(Hearth knows: {'; '.join(request.facts)}.)\n" if request.facts else ""
         # The fixed few-shot block stays first so its tokens are reused from llama.cpp's cache.
-        return f"{FEW_SHOT}{history}Q: {request.user_text.strip()}\nA:"
+        return f"{FEW_SHOT}{facts}{history}Q: {request.user_text.strip()}\nA:"

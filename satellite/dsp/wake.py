@@ -16,6 +16,12 @@ _LOGGER = logging.getLogger(__name__)
 
 PREROLL_BLOCKS = 16
 """1.3 s of audio kept while the gate is closed, fed to the model when speech starts."""
+NEAR_MISS_FLOOR = 0.5
+"""A burst peaking at this share of the threshold (but under it) is a near miss..."""
+NEAR_MISS_WINDOW_S = 6.0
+"""... and a hit this soon after it means the user had to say the wake word again."""
+BURST_END = 0.05
+"""Scores below this end a burst (one attempt at the wake word)."""
 
 
 @dataclass(frozen=True)
@@ -24,6 +30,8 @@ class WakeHit:
     score: float
     level_dbfs: float
     t: float
+    near_miss: float | None = None
+    """Peak score of a failed attempt just before this one (the learning layer lowers the threshold)."""
 
 
 class WakeDetector:
@@ -49,6 +57,8 @@ class WakeDetector:
         self._needs_reset = False
         self.blocks_scored = 0
         self.best_score = 0.0
+        self._burst_peak = 0.0
+        self._near_miss: tuple[float, float] | None = None  # (peak score, when)
 
     def process(self, block: bytes, t: float, speech: bool, *, gate: bool = True,
                 threshold: float | None = None) -> WakeHit | None:
@@ -74,19 +84,32 @@ class WakeDetector:
             score = self._score(piece)
             if score >= max(self.threshold, threshold or 0.0) and t - self._last_hit_t >= self.refractory_s and hit is None:
                 self._last_hit_t = t
+                near = self._near_miss
                 hit = WakeHit(self.wake_word, round(score, 3), round(level_dbfs(b"".join(self._preroll)), 1),
-                              time.monotonic())
+                              time.monotonic(),
+                              near_miss=round(near[0], 3) if near and t - near[1] <= NEAR_MISS_WINDOW_S else None)
+            elif score < BURST_END:
+                self._end_burst(t)
+            else:
+                self._burst_peak = max(self._burst_peak, score)
         if hit is not None:
             self._needs_reset = True  # done on the next block: the caller acts on the hit first
             self._preroll.clear()
             self._open = False
+            self._burst_peak, self._near_miss = 0.0, None
         elif gated and not speech:
             self._quiet_blocks += 1
             if self._quiet_blocks >= PREROLL_BLOCKS:
                 self._open = False
+                self._end_burst(t)
         if speech:
             self._quiet_blocks = 0
         return hit
+
+    def _end_burst(self, t: float) -> None:
+        if NEAR_MISS_FLOOR * self.threshold <= self._burst_peak < self.threshold:
+            self._near_miss = (self._burst_peak, t)
+        self._burst_peak = 0.0
 
     def _score(self, block: bytes) -> float:
         self.blocks_scored += 1

@@ -1,0 +1,287 @@
+"""The learning layer: per-room settings adapted from what people do, under a contract.
+
+It listens to the conversation event stream (nothing else), so replaying a recorded
+session through a learner restored from the session's snapshot makes the same decisions.
+Side effects leave through three callbacks: ``on_decision`` (MQTT and the recorder),
+``on_change`` (tell the room's satellites and sessions) and ``on_state`` (persist).
+
+Per room it tunes the end-of-speech window and the wake threshold (see ``rules``) and
+picks a response style per turn (``bandit``). Every change is a :class:`Proposal` checked
+by the contract; a change is on probation for a few turns and rolled back automatically if
+its reward drops. Commands freeze, unfreeze, reset, roll back, enable or disable it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import statistics
+from collections.abc import Callable
+from typing import Any
+
+from hub.events import ConversationEvent, EventKind
+from hub.learning.bandit import StyleBandit, style_reward
+from hub.learning.contract import Proposal, check
+from hub.learning.rules import PARAMETERS, RULES, relevant, reward
+from hub.learning.signals import SignalExtractor, TurnSignals
+from protocol.payloads import LearningAction, LearningDecision
+
+_LOGGER = logging.getLogger(__name__)
+
+EVIDENCE_KEPT = 40
+REWARDS_KEPT = 50
+SNAPSHOTS_KEPT = 10
+STYLE = "style"
+
+
+class LearningCommandError(ValueError):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclasses.dataclass
+class _Parameter:
+    """One parameter in one room (mutable: the learner owns it alone)."""
+
+    value: float
+    turns_since_change: int = 1_000_000
+    evidence: list[TurnSignals] = dataclasses.field(default_factory=list)
+    rewards: list[float] = dataclasses.field(default_factory=list)
+    probation: dict[str, Any] | None = None
+    """{old, new, before, rewards} while a change is being judged."""
+    snapshots: list[float] = dataclasses.field(default_factory=list)
+    """Values before each change, newest last (for rollbacks)."""
+    frozen: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        raw = dataclasses.asdict(self)
+        raw["evidence"] = [dataclasses.asdict(s) for s in self.evidence]
+        return raw
+
+    @staticmethod
+    def from_json(raw: dict[str, Any]) -> _Parameter:
+        fields = dict(raw)
+        fields["evidence"] = [TurnSignals(**s) for s in raw.get("evidence", [])]
+        return _Parameter(**fields)
+
+
+class Learner:
+    def __init__(self, *, enabled: bool = True, state: dict[str, Any] | None = None,
+                 on_decision: Callable[[LearningDecision], None] = lambda d: None,
+                 on_change: Callable[[str, str, float], None] = lambda room, parameter, value: None,
+                 on_state: Callable[[dict[str, Any]], None] = lambda s: None) -> None:
+        state = state or {}
+        self.enabled = bool(state.get("enabled", enabled))
+        self.frozen_styles: set[str] = set(state.get("frozen_styles", []))
+        self.rooms: dict[str, dict[str, _Parameter]] = {
+            room: {name: _Parameter.from_json(p) for name, p in params.items()}
+            for room, params in state.get("rooms", {}).items()
+        }
+        self.bandit = StyleBandit(state.get("bandit"))
+        self._signals = SignalExtractor()
+        self._signals.restore_waiting(state.get("waiting", []))
+        self._styles: dict[str, str] = {}
+        self.on_decision, self.on_change, self.on_state = on_decision, on_change, on_state
+
+    # -- what the rest of the hub asks ------------------------------------------------------
+    def state(self, *, waiting: bool = False) -> dict[str, Any]:
+        """JSON-ready state; ``waiting`` adds turns not yet judged (a recording's snapshot needs them)."""
+        return {
+            **({"waiting": self._signals.waiting()} if waiting else {}),
+            "enabled": self.enabled,
+            "frozen_styles": sorted(self.frozen_styles),
+            "rooms": {room: {n: p.to_json() for n, p in params.items()} for room, params in self.rooms.items()},
+            "bandit": self.bandit.state(),
+        }
+
+    def value(self, room: str, parameter: str) -> float:
+        return self._room(room)[parameter].value
+
+    def values(self, room: str) -> dict[str, float]:
+        return {name: p.value for name, p in self._room(room).items()}
+
+    def style_for(self, satellite: str, room: str) -> str:
+        return self._styles.get(satellite, "normal")
+
+    # -- the event stream ----------------------------------------------------------------------
+    def __call__(self, event: ConversationEvent) -> None:
+        finished = self._signals.feed(event)
+        for signals in finished:
+            self._learn(signals)
+        if event.kind is EventKind.TURN_STARTED:
+            self._choose_style(event)
+        if finished:
+            self.on_state(self.state())
+
+    def flush(self) -> None:
+        for signals in self._signals.flush():
+            self._learn(signals)
+        self.on_state(self.state())
+
+    def _choose_style(self, event: ConversationEvent) -> None:
+        room = str(event.data.get("room") or event.satellite)
+        self._styles.pop(event.satellite, None)
+        if not self.enabled or room in self.frozen_styles:
+            return
+        choice = self.bandit.choose(room, event.wall)
+        self._styles[event.satellite] = choice.style
+        self._decide(LearningDecision(
+            room=room, parameter=STYLE, action=LearningAction.STYLE, new_value=choice.style,
+            reason=f"Thompson sampling for {choice.context}", evidence={f"{s}_mean": m for s, m in choice.means.items()},
+        ), quiet=True)
+
+    def _learn(self, signals: TurnSignals) -> None:
+        room = self._room(signals.room)
+        if self.enabled and signals.style and signals.room not in self.frozen_styles:
+            self.bandit.update(signals.room, signals.started_wall, signals.style, style_reward(signals))
+        for name, parameter in room.items():
+            if not relevant(name, signals):
+                continue
+            spec = PARAMETERS[name]
+            parameter.turns_since_change += 1
+            parameter.evidence = (parameter.evidence + [signals])[-EVIDENCE_KEPT:]
+            earned = reward(name, signals, parameter.value)
+            if parameter.probation is not None:
+                parameter.probation["rewards"].append(earned)
+                if len(parameter.probation["rewards"]) >= spec.probation_turns:
+                    self._judge(signals.room, name, parameter)
+                continue
+            parameter.rewards = (parameter.rewards + [earned])[-REWARDS_KEPT:]
+            if (not self.enabled or parameter.frozen or parameter.turns_since_change < spec.cooldown_turns
+                    or len(parameter.evidence) < spec.min_evidence):
+                continue
+            target = RULES[name](parameter.value, parameter.evidence)
+            if target is None:
+                continue
+            step = max(-spec.max_step, min(spec.max_step, target.value - parameter.value))
+            new = round(max(spec.low, min(spec.high, parameter.value + step)), spec.digits)
+            if new != parameter.value:
+                self.propose(Proposal(signals.room, name, parameter.value, new, target.reason, target.evidence))
+
+    # -- changes -------------------------------------------------------------------------------
+    def propose(self, proposal: Proposal) -> bool:
+        """Apply ``proposal`` if the contract allows it; either way the decision is published."""
+        spec = PARAMETERS[proposal.parameter]
+        parameter = self._room(proposal.room)[proposal.parameter]
+        refusal = check(spec, proposal, turns_since_change=parameter.turns_since_change,
+                        evidence_turns=len(parameter.evidence), frozen=parameter.frozen, enabled=self.enabled)
+        if refusal is None and parameter.probation is not None:
+            refusal = "the previous change is still on probation"
+        if refusal is not None:
+            _LOGGER.warning("learning: rejected %s %g -> %g in the %s: %s", proposal.parameter, proposal.old,
+                            proposal.new, proposal.room, refusal)
+            self._decide(LearningDecision(
+                room=proposal.room, parameter=proposal.parameter, action=LearningAction.REJECTED,
+                old_value=proposal.old, new_value=proposal.new, reason=f"{proposal.reason}; rejected: {refusal}",
+                evidence=proposal.evidence))
+            return False
+        recent = parameter.rewards[-spec.probation_turns:]
+        parameter.probation = {"old": parameter.value, "new": proposal.new,
+                               "before": statistics.fmean(recent) if recent else None, "rewards": []}
+        parameter.snapshots = (parameter.snapshots + [parameter.value])[-SNAPSHOTS_KEPT:]
+        self._set(proposal.room, proposal.parameter, parameter, proposal.new)
+        self._decide(LearningDecision(
+            room=proposal.room, parameter=proposal.parameter, action=LearningAction.UPDATE, old_value=proposal.old,
+            new_value=proposal.new, reason=proposal.reason, evidence=proposal.evidence))
+        return True
+
+    def _judge(self, room: str, name: str, parameter: _Parameter) -> None:
+        spec = PARAMETERS[name]
+        probation, parameter.probation = parameter.probation, None
+        assert probation is not None
+        after = statistics.fmean(probation["rewards"])
+        before = probation["before"]
+        if before is not None and after < before - spec.rollback_drop:
+            old = probation["old"]
+            if parameter.snapshots and parameter.snapshots[-1] == old:
+                parameter.snapshots.pop()
+            self._set(room, name, parameter, old)
+            self._decide(LearningDecision(
+                room=room, parameter=name, action=LearningAction.ROLLBACK, old_value=probation["new"], new_value=old,
+                reason=f"reward fell from {before:.2f} to {after:.2f} after the change",
+                evidence={"reward_before": round(before, 3), "reward_after": round(after, 3),
+                          "turns": len(probation["rewards"])}))
+        else:
+            parameter.rewards = list(probation["rewards"])
+
+    def _set(self, room: str, name: str, parameter: _Parameter, value: float) -> None:
+        parameter.value = value
+        parameter.turns_since_change = 0
+        parameter.evidence = []
+        parameter.rewards = []
+        self.on_change(room, name, value)
+
+    def _decide(self, decision: LearningDecision, *, quiet: bool = False) -> None:
+        if not quiet:
+            _LOGGER.info("learning: %s %s in the %s: %s -> %s (%s)", decision.action.value, decision.parameter,
+                         decision.room, decision.old_value, decision.new_value, decision.reason)
+        self.on_decision(decision)
+
+    def _room(self, room: str) -> dict[str, _Parameter]:
+        params = self.rooms.get(room)
+        if params is None:
+            params = self.rooms[room] = {name: _Parameter(spec.default) for name, spec in PARAMETERS.items()}
+        return params
+
+    # -- commands ----------------------------------------------------------------------------------
+    def command(self, action: str, room: str | None = None, parameter: str | None = None) -> list[LearningDecision]:
+        """freeze, unfreeze, reset, rollback, enable or disable; raises :class:`LearningCommandError`."""
+        if parameter is not None and parameter not in PARAMETERS and parameter != STYLE:
+            raise LearningCommandError("unknown_parameter", f"no learned parameter {parameter!r} "
+                                       f"(known: {', '.join([*PARAMETERS, STYLE])})")
+        if room is not None and room not in self.rooms:
+            raise LearningCommandError("unknown_room", f"nothing learned for room {room!r} yet")
+        decisions: list[LearningDecision] = []
+        if action in ("enable", "disable"):
+            self.enabled = action == "enable"
+            decisions.append(LearningDecision(room=None, parameter=None, action=LearningAction(action),
+                                              reason=f"learning {action}d by command"))
+        else:
+            rooms = [room] if room is not None else sorted(self.rooms)
+            for each in rooms:
+                decisions.extend(self._command_room(action, each, parameter))
+        for decision in decisions:
+            self._decide(decision)
+        self.on_state(self.state())
+        return decisions
+
+    def _command_room(self, action: str, room: str, parameter: str | None) -> list[LearningDecision]:
+        params = self._room(room)
+        names = [parameter] if parameter is not None and parameter != STYLE else list(params)
+        touch_style = parameter is None or parameter == STYLE
+        out: list[LearningDecision] = []
+        if action in ("freeze", "unfreeze"):
+            frozen = action == "freeze"
+            for name in names if parameter != STYLE else []:
+                params[name].frozen = frozen
+            if touch_style:
+                (self.frozen_styles.add if frozen else self.frozen_styles.discard)(room)
+            out.append(LearningDecision(room=room, parameter=parameter, action=LearningAction(action),
+                                        reason=f"{action} by command"))
+        elif action == "reset":
+            for name in names if parameter != STYLE else []:
+                old = params[name].value
+                params[name] = _Parameter(PARAMETERS[name].default, frozen=params[name].frozen)
+                self.on_change(room, name, PARAMETERS[name].default)
+                out.append(LearningDecision(room=room, parameter=name, action=LearningAction.RESET, old_value=old,
+                                            new_value=PARAMETERS[name].default, reason="reset to the default by command"))
+            if touch_style:
+                self.bandit.reset(room)
+                out.append(LearningDecision(room=room, parameter=STYLE, action=LearningAction.RESET,
+                                            reason="style preferences forgotten by command"))
+        elif action == "rollback":
+            for name in names if parameter != STYLE else []:
+                p = params[name]
+                if not p.snapshots:
+                    if parameter is not None:
+                        raise LearningCommandError("nothing_to_roll_back", f"{name} in {room} has not changed")
+                    continue
+                old, previous = p.value, p.snapshots.pop()
+                p.probation = None
+                self._set(room, name, p, previous)
+                out.append(LearningDecision(room=room, parameter=name, action=LearningAction.ROLLBACK,
+                                            old_value=old, new_value=previous, reason="rolled back by command"))
+        else:
+            raise LearningCommandError("unknown_action", f"unknown learning action {action!r}")
+        return out

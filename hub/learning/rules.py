@@ -1,0 +1,86 @@
+"""Per-room rules: from the evidence gathered under the current value, where should it go?
+
+Each rule returns a target and why (or None: stay), and each parameter has its own reward
+so a change is judged on what it affects (a wake threshold is not blamed for a cut-off).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from hub.learning.contract import END_OF_SPEECH, WAKE_THRESHOLD, ParameterSpec
+from hub.learning.signals import TurnSignals
+
+PARAMETERS: dict[str, ParameterSpec] = {
+    END_OF_SPEECH: ParameterSpec(
+        name=END_OF_SPEECH, default=700, low=300, high=2000, max_step=200, cooldown_turns=12, min_evidence=10,
+        probation_turns=10, rollback_drop=0.25, digits=0),
+    WAKE_THRESHOLD: ParameterSpec(
+        name=WAKE_THRESHOLD, default=0.6, low=0.35, high=0.9, max_step=0.05, cooldown_turns=15, min_evidence=15,
+        probation_turns=15, rollback_drop=0.2, digits=2),
+}
+
+CUT_OFF_RATE_RAISE = 0.1
+"""This share of utterances cut mid-sentence lengthens the end-of-speech window."""
+PAUSE_MARGIN_MS = 100
+"""Window = the 90th percentile of the room's longest pauses plus this margin."""
+WAKE_RATE = 0.15
+"""False wakes (or repeated wake words) in this share of wakes move the threshold."""
+
+
+@dataclass(frozen=True)
+class Target:
+    value: float
+    reason: str
+    evidence: dict[str, float | int | str]
+
+
+def relevant(parameter: str, signals: TurnSignals) -> bool:
+    """Is this turn evidence about the parameter?"""
+    if parameter == END_OF_SPEECH:
+        return signals.heard_speech and signals.transcript.strip() != ""
+    return signals.woke
+
+
+def reward(parameter: str, signals: TurnSignals, value: float) -> float:
+    """Higher is better; compared before and after a change to decide on a rollback."""
+    if parameter == END_OF_SPEECH:
+        window_s = (signals.silence_ms if signals.silence_ms is not None else value) / 1000
+        return -2.0 * signals.cut_off - 0.5 * window_s  # a cut-off costs a repeat; every ms waited costs a little
+    return -1.0 * signals.false_wake - 1.0 * signals.near_miss
+
+
+def end_of_speech_target(current: float, evidence: Sequence[TurnSignals]) -> Target | None:
+    cut = sum(s.cut_off for s in evidence)
+    rate = cut / len(evidence)
+    pauses = sorted(s.pause_ms for s in evidence if not s.cut_off and s.pause_ms is not None)
+    p90 = pauses[min(len(pauses) - 1, int(0.9 * len(pauses)))] if pauses else 0.0
+    facts: dict[str, float | int | str] = {"turns": len(evidence), "cut_off": cut, "pause_p90_ms": round(p90)}
+    if rate >= CUT_OFF_RATE_RAISE:
+        return Target(current + PARAMETERS[END_OF_SPEECH].max_step,
+                      f"{cut} of {len(evidence)} utterances were cut off mid-sentence", facts)
+    need = p90 + PAUSE_MARGIN_MS
+    if abs(need - current) < 25:
+        return None
+    if need < current:
+        return Target(need, f"people here pause at most {p90:.0f} ms (90th percentile): a shorter window is safe",
+                      facts)
+    return Target(need, f"pauses of {p90:.0f} ms come close to the {current:.0f} ms window", facts)
+
+
+def wake_threshold_target(current: float, evidence: Sequence[TurnSignals]) -> Target | None:
+    false = sum(s.false_wake for s in evidence)
+    repeats = sum(s.near_miss for s in evidence)
+    false_rate, repeat_rate = false / len(evidence), repeats / len(evidence)
+    facts: dict[str, float | int | str] = {"wakes": len(evidence), "false_wakes": false, "repeated_wakes": repeats}
+    step = PARAMETERS[WAKE_THRESHOLD].max_step
+    if false_rate > WAKE_RATE and false_rate >= repeat_rate:
+        return Target(current + step, f"{false} of {len(evidence)} wakes heard nobody speak", facts)
+    if repeat_rate > WAKE_RATE and false_rate < WAKE_RATE / 2:
+        return Target(current - step, f"people had to repeat the wake word in {repeats} of {len(evidence)} wakes",
+                      facts)
+    return None
+
+
+RULES = {END_OF_SPEECH: end_of_speech_target, WAKE_THRESHOLD: wake_threshold_target}

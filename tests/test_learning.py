@@ -1,0 +1,170 @@
+"""The learning layer converges on each household's habits, stays inside its limits and undoes bad changes."""
+
+from __future__ import annotations
+
+from hub.learning.contract import END_OF_SPEECH, WAKE_THRESHOLD, Proposal
+from hub.learning.learner import Learner, LearningCommandError
+from hub.learning.rules import PARAMETERS
+from hub.store import Store
+from protocol.payloads import LearningAction, LearningDecision
+from tests.learning_sim import Household, Simulation
+
+PAUSER = Household("study", pause_ms=(900.0, 30.0))
+"""People here stop for about 0.9 s in the middle of a sentence."""
+TERSE = Household("kitchen", pause_ms=(120.0, 40.0))
+"""Short commands, no pauses beyond the gaps between words."""
+
+
+class Watch:
+    """Everything the learner published and changed."""
+
+    def __init__(self) -> None:
+        self.decisions: list[LearningDecision] = []
+        self.changes: list[tuple[str, str, float]] = []
+
+    def learner(self, **kwargs: object) -> Learner:
+        return Learner(on_decision=self.decisions.append,
+                       on_change=lambda room, p, v: self.changes.append((room, p, v)), **kwargs)  # type: ignore[arg-type]
+
+    def actions(self, action: LearningAction, room: str | None = None) -> list[LearningDecision]:
+        return [d for d in self.decisions if d.action is action and (room is None or d.room == room)]
+
+
+def test_end_of_speech_window_converges_per_room_within_limits() -> None:
+    watch = Watch()
+    learner = watch.learner()
+    sim = Simulation(learner, [PAUSER, TERSE])
+    sim.run(300)
+
+    # The study's best window is just past its 0.9 s pauses (their 99th percentile is 0.97 s):
+    # long enough that nobody is cut off, not so long that every answer waits.
+    study = learner.value("study", END_OF_SPEECH)
+    assert 980 <= study <= 1150, study
+    assert sum(sim.cut_offs["study"][-100:]) <= 3
+    assert sum(sim.cut_offs["study"][:10]) >= 8  # it did start out cutting people off at 700 ms
+    # The kitchen's best is the shortest the contract allows: its people never pause.
+    assert learner.value("kitchen", END_OF_SPEECH) == PARAMETERS[END_OF_SPEECH].low
+    assert not any(sim.cut_offs["kitchen"])
+
+    spec = PARAMETERS[END_OF_SPEECH]
+    assert all(spec.low <= v <= spec.high for room, p, v in watch.changes if p == END_OF_SPEECH)
+    updates = watch.actions(LearningAction.UPDATE)
+    assert updates and all(abs(float(d.new_value or 0) - float(d.old_value or 0)) <= spec.max_step for d in updates
+                           if d.parameter == END_OF_SPEECH)
+    first = next(d for d in updates if d.room == "study")
+    assert "cut off" in first.reason and first.evidence["cut_off"] >= 8
+
+
+def test_an_injected_bad_update_is_rolled_back_automatically() -> None:
+    watch = Watch()
+    learner = watch.learner()
+    sim = Simulation(learner, [PAUSER], seed=3)
+    sim.run(200)
+    good = learner.value("study", END_OF_SPEECH)
+    assert 980 <= good <= 1150
+
+    # A bad change that the contract allows (one bounded step, after the cooldown): people get cut off again.
+    assert learner.propose(Proposal("study", END_OF_SPEECH, good, good - 200, "injected bad update", {}))
+    assert learner.value("study", END_OF_SPEECH) == good - 200
+    sim.run(PARAMETERS[END_OF_SPEECH].probation_turns)
+
+    rollback = watch.actions(LearningAction.ROLLBACK, "study")
+    assert len(rollback) == 1, watch.decisions[-5:]
+    assert rollback[0].new_value == good and "reward fell" in rollback[0].reason
+    assert learner.value("study", END_OF_SPEECH) == good
+    assert watch.changes[-1] == ("study", END_OF_SPEECH, good)
+
+
+def test_the_contract_rejects_oversized_out_of_range_and_hasty_updates() -> None:
+    watch = Watch()
+    learner = watch.learner()
+    Simulation(learner, [TERSE]).run(120)
+    current = learner.value("kitchen", END_OF_SPEECH)
+
+    assert not learner.propose(Proposal("kitchen", END_OF_SPEECH, current, current + 900, "too big", {}))
+    assert not learner.propose(Proposal("kitchen", END_OF_SPEECH, current, 250, "below the floor", {}))
+    assert learner.propose(Proposal("kitchen", END_OF_SPEECH, current, current + 100, "fine", {}))
+    assert not learner.propose(Proposal("kitchen", END_OF_SPEECH, current + 100, current, "too soon", {}))
+
+    rejected = watch.actions(LearningAction.REJECTED, "kitchen")
+    reasons = [d.reason for d in rejected]
+    assert "larger than the bound" in reasons[0]
+    assert "outside the hard limits" in reasons[1]
+    assert "on probation" in reasons[2] or "cooling down" in reasons[2]
+    assert learner.value("kitchen", END_OF_SPEECH) == current + 100
+
+
+def test_wake_threshold_rises_where_the_tv_wakes_it_and_falls_where_people_repeat_themselves() -> None:
+    watch = Watch()
+    learner = watch.learner()
+    tv_room = Household("living-room", tv_false_wake=0.6, tv_scores=(0.3, 0.9))
+    soft = Household("bedroom", user_wake_scores=(0.4, 0.95))
+    sim = Simulation(learner, [tv_room, soft])
+    sim.run(400)
+
+    spec = PARAMETERS[WAKE_THRESHOLD]
+    assert 0.7 <= learner.value("living-room", WAKE_THRESHOLD) <= spec.high
+    assert spec.low <= learner.value("bedroom", WAKE_THRESHOLD) <= 0.5
+    assert all(spec.low <= v <= spec.high for _, p, v in watch.changes if p == WAKE_THRESHOLD)
+    assert sum(sim.false_wakes["living-room"][-100:]) < sum(sim.false_wakes["living-room"][:100])
+
+
+def test_response_style_bandit_learns_what_a_room_likes() -> None:
+    learner = Learner()
+    likes_brief = Household("kitchen", follow_up={"brief": 0.7, "normal": 0.3, "detailed": 0.1},
+                            interrupt={"brief": 0.0, "normal": 0.1, "detailed": 0.5})
+    sim = Simulation(learner, [likes_brief])
+    sim.run(300)
+    last = sim.styles["kitchen"][-100:]
+    assert last.count("brief") >= 70, {s: last.count(s) for s in set(last)}
+
+
+def test_commands_freeze_reset_roll_back_and_switch_learning_off() -> None:
+    watch = Watch()
+    learner = watch.learner()
+    sim = Simulation(learner, [PAUSER])
+    sim.run(60)
+    learned = learner.value("study", END_OF_SPEECH)
+    assert learned > 700
+
+    learner.command("freeze", "study", END_OF_SPEECH)
+    before = learner.value("study", END_OF_SPEECH)
+    sim.run(100)
+    assert learner.value("study", END_OF_SPEECH) == before
+
+    learner.command("unfreeze", "study")
+    last_update = watch.actions(LearningAction.UPDATE, "study")[-1]
+    (rolled,) = learner.command("rollback", "study", END_OF_SPEECH)
+    assert rolled.action is LearningAction.ROLLBACK and rolled.old_value == before
+    assert learner.value("study", END_OF_SPEECH) == rolled.new_value == last_update.old_value
+
+    learner.command("reset", "study")
+    assert learner.value("study", END_OF_SPEECH) == PARAMETERS[END_OF_SPEECH].default
+    assert ("study", END_OF_SPEECH, PARAMETERS[END_OF_SPEECH].default) in watch.changes[-2:]
+
+    learner.command("disable")
+    sim.run(60)
+    assert learner.value("study", END_OF_SPEECH) == PARAMETERS[END_OF_SPEECH].default
+    assert learner.style_for("study-sat", "study") == "normal"
+    assert watch.actions(LearningAction.DISABLE)
+
+    try:
+        learner.command("rollback", "nowhere")
+    except LearningCommandError as err:
+        assert err.code == "unknown_room"
+    else:
+        raise AssertionError("a command for an unknown room must fail")
+
+
+def test_learning_state_survives_a_restart(tmp_path) -> None:
+    store = Store(tmp_path / "hub.sqlite")
+    learner = Learner(on_state=lambda s: store.put_json("learning", s))
+    sim = Simulation(learner, [PAUSER, TERSE])
+    sim.run(80)
+    learned = learner.values("study"), learner.values("kitchen")
+    store.close()
+
+    reopened = Store(tmp_path / "hub.sqlite")
+    again = Learner(state=reopened.get_json("learning"))
+    assert (again.values("study"), again.values("kitchen")) == learned
+    assert again.bandit.posteriors == learner.bandit.posteriors
