@@ -68,3 +68,45 @@ def test_satellite_writes_only_its_own_subtree_and_monitor_only_reads(broker):
     assert "voice/v1/satellite/bedroom/state" not in heard["messages"]
     assert "voice/v1/command/bedroom" not in heard["messages"]
     assert "voice/v1/command/kitchen" not in heard["messages"]
+
+
+def test_the_admin_helper_adds_and_removes_a_satellite_on_a_running_broker(broker):
+    import subprocess
+    import sys
+
+    from common.local_broker import REPO
+
+    def admin(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "common.broker_admin", *args, "--passwd",
+                               str(broker.workdir / "passwd"), "--acl", str(broker.workdir / "acl")],
+                              cwd=REPO, capture_output=True, text=True, timeout=30)
+
+    added = admin("add-satellite", "garage")
+    assert added.returncode == 0, added.stderr
+    password = next(line.split('"')[1] for line in added.stdout.splitlines() if line.startswith("password"))
+    assert 'username = "garage"' in added.stdout
+    broker.reload()
+    time.sleep(0.3)
+    garage, state = _client(broker, "garage", password)
+    try:
+        assert not state["connect_rc"].is_failure
+        assert _publish(garage, state, "voice/v1/satellite/garage/state") in (0, 16)  # accepted (16: nobody listens)
+        assert _publish(garage, state, "voice/v1/satellite/kitchen/state") == 135
+        assert _publish(garage, state, "voice/v1/command/kitchen") == 135
+    finally:
+        garage.loop_stop()
+        garage.disconnect()
+    kitchen, kstate = _client(broker, "kitchen")  # the others are untouched
+    assert not kstate["connect_rc"].is_failure
+    kitchen.loop_stop()
+    kitchen.disconnect()
+
+    assert admin("add-satellite", "Bad/Id").returncode == 2
+    removed = admin("remove-satellite", "garage")
+    assert removed.returncode == 0 and "removed garage" in removed.stdout
+    assert "user garage" not in (broker.workdir / "acl").read_text()
+    broker.reload()
+    time.sleep(0.3)
+    gone, gstate = _client(broker, "garage", password)
+    gone.loop_stop()
+    assert gstate["connect_rc"] is not None and gstate["connect_rc"].is_failure
