@@ -69,11 +69,20 @@ def med(rows: list[dict[str, float]], key: str) -> float:
 # -- model call probes: the hub's models, wrapped to time each call on the hub clock -------------------------------
 
 @dataclass
+class LlmCall:
+    start: float
+    request: LlmRequest
+    pieces: list[float] = field(default_factory=list)
+    """When each text piece arrived."""
+    end: float | None = None
+    """When the stream ended by itself (the stop sequence was generated)."""
+
+
+@dataclass
 class Calls:
     stt: list[tuple[float, float]] = field(default_factory=list)
     """(start, end) of each transcribe call."""
-    llm: list[tuple[float, list[float], LlmRequest]] = field(default_factory=list)
-    """(start, time of each piece, request) of each stream call."""
+    llm: list[LlmCall] = field(default_factory=list)
     tts: list[tuple[float, list[float]]] = field(default_factory=list)
     """(start, time of each chunk) of each synthesize call."""
 
@@ -105,13 +114,14 @@ class LlmProbe(_Probe):
         return self._stream(request)
 
     async def _stream(self, request: LlmRequest) -> AsyncIterator[str]:
-        times: list[float] = []
-        self._calls.llm.append((time.monotonic(), times, request))
+        call = LlmCall(time.monotonic(), request)
+        self._calls.llm.append(call)
         inner = self._inner.stream(request)
         try:
             async for piece in inner:
-                times.append(time.monotonic())
+                call.pieces.append(time.monotonic())
                 yield piece
+            call.end = time.monotonic()
         finally:
             with contextlib.suppress(Exception):
                 await inner.aclose()
@@ -173,13 +183,17 @@ async def ours(hub: Hub, sat: SimSatellite, calls: Calls, pcm: bytes, style: str
     llm_to_first_sentence = 0.0
     request = None
     if calls.llm:
-        start, times, request = calls.llm[0]
-        llm_to_first_sentence = max((t for t in times if t <= sentence), default=start) - start
+        # Up to the LLM's last output before the sentence left: the piece after its final stop, or the end of
+        # the stream when the answer's last sentence is its first (the model must generate the stop sequence).
+        llm = calls.llm[0]
+        request = llm.request
+        outputs = [t for t in (*llm.pieces, llm.end) if t is not None and t <= sentence]
+        llm_to_first_sentence = max(outputs, default=llm.start) - llm.start
     tts_start, tts_times = calls.tts[0]
     tts_first_chunk = tts_times[0] - tts_start
     total = answer.first_chunk_t - zero
     endpointing = decided - zero
-    model_start = calls.llm[0][0] if calls.llm else tts_start
+    model_start = calls.llm[0].start if calls.llm else tts_start
     ms = 1000.0
     # The overhead, split where it happens (the five add up to it).
     split = {
@@ -430,7 +444,7 @@ def report(results: list[tuple[str, list[dict[str, float]], list[dict[str, float
         "**Where our overhead goes** (medians, ms; the five parts add up to the overhead of each run):",
         "",
         "| case | STT done -> transcript event | transcript -> model call (intent, memory, prompt) "
-        "| LLM sentence -> TTS call | TTS chunk -> sent | hub -> satellite |",
+        "| LLM output -> TTS call (chunking, sentence event) | TTS chunk -> sent | hub -> satellite |",
         "|---|---|---|---|---|---|",
     ]
     for name, mine, _, _ in results:
@@ -452,15 +466,19 @@ def report(results: list[tuple[str, list[dict[str, float]], list[dict[str, float
     lines += [
         "",
         f"**Orchestration overhead** = our end-to-end (true end of speech -> first answer chunk at the satellite) "
-        f"minus the endpointing wait (true end of speech -> the hub's end-of-speech decision: the {silence_ms} ms "
-        "silence window plus VAD frame granularity; HA has the same window) minus the model compute on the critical "
-        "path: STT still running after the decision (speculative STT starts inside the window), the LLM from its "
-        "call to the token that completes the first sentence, and piper from its call to its first chunk. What is "
-        "left is ours: queues, event-loop hops, sentence chunking, intent matching, Wyoming framing and both TCP "
-        f"hops. Target < {OVERHEAD_TARGET_MS:.0f} ms: worst case median {worst:.1f} ms "
+        "minus the endpointing wait (true end of speech -> the hub's end-of-speech decision: its silence window, "
+        f"{silence_ms} ms configured and possibly shortened per room by the learning layer, counted from the last "
+        "window its VAD heard as voiced, plus VAD frame granularity; the baselines are given the same wait) minus the "
+        "model compute on the critical path: STT still running after the decision (speculative STT starts inside the "
+        "window), the LLM from its call to its last output before the first sentence left (the piece that closed "
+        "it, or the end of the stream when the stop sequence closed it), and piper from its call to its first chunk. "
+        "What is left is ours: queues, event-loop hops, sentence chunking, intent matching, memory and prompt "
+        "building, event listeners, Wyoming framing and both TCP hops. "
+        f"Target < {OVERHEAD_TARGET_MS:.0f} ms: worst case median {worst:.1f} ms "
         f"({'met' if worst < OVERHEAD_TARGET_MS else 'NOT met'}).",
         "",
-        f"{repeats} runs per case after one warm-up, ours / HA way / in-process interleaved. Both baselines take "
+        f"{repeats} runs per case after one warm-up (with so few runs, p95 is the slowest run), "
+        "ours / HA way / in-process interleaved. Both baselines take "
         "the end-of-speech wait our hub measured in the same repeat (same audio, same "
         f"{silence_ms} ms window), so the comparison is of everything after it. The LLM baselines "
         "replay the exact request our hub made in the same repeat (sampling at temperature 0.2, so reply lengths "

@@ -29,6 +29,7 @@ import sys
 import tempfile
 import time
 import wave
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -170,6 +171,18 @@ class Meter:
         self.cpu = {name: self._cpu(p) - self.cpu_start[name] for name, p in self.processes.items()}
 
 
+@dataclass
+class Measured:
+    cpu: dict[str, float]
+    """CPU seconds over the window, by process."""
+    rss: dict[str, float]
+    """Peak RSS, MB, by process."""
+    load_before: tuple[float, float, float]
+    load_after: tuple[float, float, float]
+    wakes_theirs: int
+    wakes_ours: int
+
+
 def write_wav(path: Path, pcm: bytes) -> None:
     with wave.open(str(path), "wb") as wav:
         wav.setnchannels(1)
@@ -178,7 +191,7 @@ def write_wav(path: Path, pcm: bytes) -> None:
         wav.writeframes(pcm)
 
 
-async def processes(audio: bytes, minutes: float, work: Path) -> dict[str, object]:
+async def processes(audio: bytes, minutes: float, work: Path) -> Measured:
     window_s = minutes * 60
     raw = work / "room.raw"
     raw.write_bytes(audio)
@@ -224,8 +237,7 @@ async def processes(audio: bytes, minutes: float, work: Path) -> dict[str, objec
         for peer in (openwakeword, theirs, ours):
             if peer.process is not None and peer.process.returncode is not None:
                 raise RuntimeError(f"{peer.name} died during the window: {peer.log_tail()}")
-    return {"cpu": meter.cpu, "rss": meter.rss_peak, "load": (load_before, load_after),
-            "wakes": (ha_theirs.detections, ha_ours.detections)}
+    return Measured(meter.cpu, meter.rss_peak, load_before, load_after, ha_theirs.detections, ha_ours.detections)
 
 
 def main() -> None:
@@ -244,11 +256,10 @@ def main() -> None:
                  f"--minutes {args.minutes:g} --repeats {args.repeats}")
 
 
-def report(measured: dict[str, object], rows: dict[str, float], args: argparse.Namespace) -> str:
-    cpu: dict[str, float] = measured["cpu"]  # type: ignore[assignment]
-    rss: dict[str, float] = measured["rss"]  # type: ignore[assignment]
-    (load_before, load_after) = measured["load"]  # type: ignore[misc]
-    wakes_theirs, wakes_ours = measured["wakes"]  # type: ignore[misc]
+def report(measured: Measured, rows: dict[str, float], args: argparse.Namespace) -> str:
+    cpu, rss = measured.cpu, measured.rss
+    load_before, load_after = measured.load_before, measured.load_after
+    wakes_theirs, wakes_ours = measured.wakes_theirs, measured.wakes_ours
     per_min = {name: value / args.minutes for name, value in cpu.items()}
     theirs_cpu = per_min["wyoming-satellite"] + per_min["wyoming-openwakeword"]
     theirs_rss = rss["wyoming-satellite"] + rss["wyoming-openwakeword"]
