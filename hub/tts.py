@@ -28,8 +28,15 @@ class TextToSpeech:
         self.audio_format = PcmFormat(rate=rate, width=TTS_FORMAT.width, channels=TTS_FORMAT.channels)
         self._lock = threading.Lock()  # piper's session is not re-entrant
 
-    async def synthesize(self, text: str) -> AsyncIterator[bytes]:
-        """Yield PCM chunks of ``TTS_CHUNK_SAMPLES`` samples; closing the iterator stops synthesis."""
+    async def synthesize(self, text: str, *, deterministic: bool = False) -> AsyncIterator[bytes]:
+        """Yield PCM chunks of ``TTS_CHUNK_SAMPLES`` samples; closing the iterator stops synthesis.
+
+        ``deterministic`` turns piper's sampling noise off, so the same text always gives the same
+        audio (test fixtures need that: with noise, the pause before a sentence varies 40-430 ms).
+        """
+        from piper import SynthesisConfig
+
+        config = SynthesisConfig(noise_scale=0.0, noise_w_scale=0.0) if deterministic else None
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[object] = asyncio.Queue(maxsize=64)
         stop = threading.Event()
@@ -41,7 +48,7 @@ class TextToSpeech:
             chunk_bytes = TTS_CHUNK_SAMPLES * self.audio_format.width
             try:
                 with self._lock:
-                    for piece in self._voice.synthesize(text):
+                    for piece in self._voice.synthesize(text, syn_config=config):
                         if stop.is_set():
                             return
                         audio = piece.audio_int16_bytes

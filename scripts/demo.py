@@ -38,7 +38,7 @@ def synthesise_prompt(path: Path) -> None:
 
     async def _render() -> bytes:
         tts = TextToSpeech(piper_voice_path())
-        chunks = [chunk async for chunk in tts.synthesize(PROMPT)]
+        chunks = [chunk async for chunk in tts.synthesize(PROMPT, deterministic=True)]
         return resample_pcm(b"".join(chunks), tts.audio_format.rate, 16000)
 
     pcm = asyncio.run(_render())

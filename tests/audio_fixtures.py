@@ -24,7 +24,8 @@ class SpeechMaker:
             return self._cache[text]
 
     async def _render(self, text: str) -> bytes:
-        chunks = [chunk async for chunk in self._tts.synthesize(text)]
+        # Deterministic: piper's noise otherwise moves the pauses around from one test run to the next.
+        chunks = [chunk async for chunk in self._tts.synthesize(text, deterministic=True)]
         return resample_pcm(b"".join(chunks), self._tts.audio_format.rate, MIC_FORMAT.rate)
 
 

@@ -14,9 +14,6 @@ from common.local_broker import REPO
 pytestmark = pytest.mark.timeout(300)
 
 
-# Real models on real time: in roughly one full-suite run in six one of these misses (e.g. a stream
-# that ends 0.8 s after the wake word; cause not found yet). Rerun once; a regression fails both runs.
-@pytest.mark.flaky(reruns=1)
 def test_demo_answers_the_time_question_through_real_processes(tmp_path):
     out = tmp_path / "answer.wav"
     result = subprocess.run([sys.executable, "-m", "scripts.demo", "--out", str(out), "--timeout", "180"],

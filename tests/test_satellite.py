@@ -94,9 +94,6 @@ async def test_describe_reports_room_and_wake_word(tmp_path):
     assert info.satellite.active_wake_words == ["hey_jarvis"]
 
 
-# Real models on real time: in roughly one full-suite run in six one of these misses (e.g. a stream
-# that ends 0.8 s after the wake word; cause not found yet). Rerun once; a regression fails both runs.
-@pytest.mark.flaky(reruns=1)
 async def test_wake_word_then_command_reaches_the_hub(tmp_path, speech, hub_models):
     async with satellite_with_hub(tmp_path) as (app, hub):
         app.backend.feed(silence(1.0) + speech("Hey Jarvis.") + silence(0.3) + speech("What time is it?")
@@ -114,9 +111,6 @@ async def test_wake_word_then_command_reaches_the_hub(tmp_path, speech, hub_mode
     assert MIC_FORMAT.duration_ms(len(hub.streamed_audio())) < 5000
 
 
-# Real models on real time: in roughly one full-suite run in six one of these misses (e.g. a stream
-# that ends 0.8 s after the wake word; cause not found yet). Rerun once; a regression fails both runs.
-@pytest.mark.flaky(reruns=1)
 @pytest.mark.parametrize("phrase", ["Hey Travis, what's up?", "Good morning everyone.", "Jars of jam are on the shelf."])
 async def test_other_phrases_do_not_wake(tmp_path, speech, phrase):
     async with satellite_with_hub(tmp_path) as (app, hub):
@@ -165,9 +159,6 @@ async def _play_answers(tmp_path, speech_tts, echo_cancel: bool) -> tuple[int, f
     return triggers, seconds
 
 
-# Real models on real time: in roughly one full-suite run in six one of these misses (e.g. a stream
-# that ends 0.8 s after the wake word; cause not found yet). Rerun once; a regression fails both runs.
-@pytest.mark.flaky(reruns=1)
 async def test_own_answer_played_into_the_mic_does_not_trigger_with_echo_cancellation(tmp_path, speech):
     triggers, seconds = await _play_answers(tmp_path, speech, echo_cancel=True)
     assert triggers == 0, f"{triggers} self-triggers in {seconds:.0f} s of answers"
@@ -179,9 +170,6 @@ async def test_without_echo_cancellation_the_answer_triggers_itself(tmp_path, sp
     assert triggers > 0
 
 
-# Real models on real time: in roughly one full-suite run in six one of these misses (e.g. a stream
-# that ends 0.8 s after the wake word; cause not found yet). Rerun once; a regression fails both runs.
-@pytest.mark.flaky(reruns=1)
 async def test_barge_in_with_wake_word_stops_playback_within_100_ms(tmp_path, speech):
     answer = speech("Once upon a time there was a dragon who lived in a castle on a hill. " * 3)
     wake = speech("Hey Jarvis.") + silence(0.3) + speech("Stop.") + silence(2.0)
