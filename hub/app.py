@@ -133,6 +133,7 @@ class Hub:
                              availability_topic=self.topics.hub(HubTopic.AVAILABILITY))
         self.bridge = HubBridge(self.link, self)
         self.arbiter = Arbiter(conv.arbitration_window_ms, publish=self.bridge.arbitration,
+                               preference=self.learner.room_preference,
                                contenders=lambda: sum(1 for s in self.sessions.values() if s.connected))
         self.timeline = TurnTimeline(self.bridge.turn_report)
         self.bus.subscribe(self.timeline)

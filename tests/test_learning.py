@@ -168,3 +168,38 @@ def test_learning_state_survives_a_restart(tmp_path) -> None:
     again = Learner(state=reopened.get_json("learning"))
     assert (again.values("study"), again.values("kitchen")) == learned
     assert again.bandit.posteriors == learner.bandit.posteriors
+
+
+def test_room_preference_learns_which_room_people_meant_and_arbitration_uses_it() -> None:
+    from hub.arbitration import Arbiter, WakeClaim
+    from hub.events import ConversationEvent, EventKind
+    from hub.learning.learner import PREFERENCE_LIMIT
+
+    watch = Watch()
+    learner = watch.learner()
+    t = 100.0
+    for n in range(12):
+        # The hall's satellite heard the wake a bit better, the kitchen stood down; the person,
+        # who was in the kitchen, says the wake word again there a few seconds later.
+        for satellite, kind, turn in (("hall", EventKind.TURN_STARTED, f"h{n}"), ("kitchen", EventKind.ARBITRATION_LOST, None)):
+            data = {"room": satellite.title(), "wake_word": "hey_jarvis", "listen": True}
+            learner(ConversationEvent(satellite, kind, t=t, wall=t, turn_id=turn, data=data))
+        learner(ConversationEvent("hall", EventKind.TURN_ENDED, t=t + 2, wall=t + 2, turn_id=f"h{n}",
+                                  data={"outcome": "timeout"}))
+        learner(ConversationEvent("kitchen", EventKind.TURN_STARTED, t=t + 4, wall=t + 4, turn_id=f"k{n}",
+                                  data={"room": "Kitchen", "wake_word": "hey_jarvis", "listen": True}))
+        learner(ConversationEvent("kitchen", EventKind.TURN_ENDED, t=t + 6, wall=t + 6, turn_id=f"k{n}",
+                                  data={"outcome": "done"}))
+        t += 60
+    assert learner.room_preference("kitchen") == PREFERENCE_LIMIT
+    assert learner.room_preference("hall") == -PREFERENCE_LIMIT
+    updates = [d for d in watch.decisions if d.parameter == "room_preference"]
+    assert updates and "woken again" in updates[0].reason
+    assert all(abs(float(d.new_value or 0)) <= PREFERENCE_LIMIT for d in updates)
+
+    arbiter = Arbiter(200, preference=learner.room_preference)
+    hall, kitchen = WakeClaim("hall", 0.95, -30.0), WakeClaim("kitchen", 0.9, -31.0)
+    assert arbiter.rank(kitchen) > arbiter.rank(hall)  # a near tie now goes to the room people mean
+    assert Arbiter(200).rank(hall) > Arbiter(200).rank(kitchen)
+    loud = WakeClaim("hall", 0.99, -15.0)
+    assert arbiter.rank(loud) > arbiter.rank(kitchen)  # bounded: a clearly better wake still wins

@@ -112,3 +112,26 @@ def test_learner_restores_from_a_store_written_by_another_process(tmp_path) -> N
     store.put_json("learning", learner.state())
     store.close()
     assert Learner(state=Store(tmp_path / "hub.sqlite").get_json("learning")).enabled is False
+
+
+def test_recorder_keeps_audio_under_its_cap_and_old_sessions_are_pruned(tmp_path) -> None:
+    import wave
+
+    from hub.events import ConversationEvent, EventKind
+    from hub.recorder import SessionRecorder
+
+    second = bytes(32000)
+    for _ in range(3):
+        SessionRecorder(tmp_path, dict, keep_sessions=2).close()
+    assert len(list(tmp_path.glob("*.jsonl"))) == 2  # the oldest was deleted
+
+    recorder = SessionRecorder(tmp_path, lambda: {"enabled": True}, audio=True, max_audio_bytes=3 * len(second))
+    recorder(ConversationEvent("hall", EventKind.TURN_STARTED, turn_id="t1", data={"room": "Hall"}))
+    kept = recorder.turn_audio("hall", "t1", second * 2)
+    assert kept is not None and recorder.turn_audio("hall", "t2", second * 2) is None  # over the cap
+    recorder.close()
+    with wave.open(str(kept)) as wav:
+        assert (wav.getframerate(), wav.getnframes()) == (16000, 32000)
+    lines = [json.loads(line) for line in recorder.path.read_text().splitlines()]
+    assert lines[0]["type"] == "session" and lines[0]["learning"] == {"enabled": True}
+    assert [line["type"] for line in lines[1:]] == ["event", "audio"]

@@ -28,6 +28,12 @@ from protocol.payloads import LearningAction, LearningDecision
 
 _LOGGER = logging.getLogger(__name__)
 
+ROOM_PREFERENCE = "room_preference"
+PREFERENCE_STEP = 0.03
+PREFERENCE_LIMIT = 0.15
+"""Arbitration rank bonus per satellite: bounded, so a clearly better wake still wins."""
+REPEAT_ELSEWHERE_S = 10.0
+"""A wake in the room that lost arbitration this soon after means that room was the one meant."""
 EVIDENCE_KEPT = 40
 REWARDS_KEPT = 50
 SNAPSHOTS_KEPT = 10
@@ -79,6 +85,9 @@ class Learner:
             for room, params in state.get("rooms", {}).items()
         }
         self.bandit = StyleBandit(state.get("bandit"))
+        self.preferences: dict[str, float] = dict(state.get("preferences", {}))
+        self._lost: dict[str, float] = {}  # satellite -> when it lost an arbitration
+        self._wakes: list[tuple[str, float]] = []  # recent (satellite, t) of turns opened by a wake
         self._signals = SignalExtractor()
         self._signals.restore_waiting(state.get("waiting", []))
         self._styles: dict[str, str] = {}
@@ -93,6 +102,7 @@ class Learner:
             "frozen_styles": sorted(self.frozen_styles),
             "rooms": {room: {n: p.to_json() for n, p in params.items()} for room, params in self.rooms.items()},
             "bandit": self.bandit.state(),
+            "preferences": dict(self.preferences),
         }
 
     def value(self, room: str, parameter: str) -> float:
@@ -104,6 +114,10 @@ class Learner:
     def style_for(self, satellite: str, room: str) -> str:
         return self._styles.get(satellite, "normal")
 
+    def room_preference(self, satellite: str) -> float:
+        """Bonus added to this satellite's arbitration rank (learned; 0 when nothing is known)."""
+        return self.preferences.get(satellite, 0.0) if self.enabled else 0.0
+
     # -- the event stream ----------------------------------------------------------------------
     def __call__(self, event: ConversationEvent) -> None:
         finished = self._signals.feed(event)
@@ -111,6 +125,10 @@ class Learner:
             self._learn(signals)
         if event.kind is EventKind.TURN_STARTED:
             self._choose_style(event)
+            if event.data.get("wake_word"):
+                self._wake_started(event.satellite, event.t)
+        elif event.kind is EventKind.ARBITRATION_LOST:
+            self._lost[event.satellite] = event.t
         if finished or event.kind is EventKind.TURN_ENDED:
             self.on_state(self.state())
 
@@ -130,6 +148,27 @@ class Learner:
             room=room, parameter=STYLE, action=LearningAction.STYLE, new_value=choice.style,
             reason=f"Thompson sampling for {choice.context}", evidence={f"{s}_mean": m for s, m in choice.means.items()},
         ), quiet=True)
+
+    def _wake_started(self, satellite: str, t: float) -> None:
+        lost_t = self._lost.pop(satellite, None)
+        self._wakes = [(s, w) for s, w in self._wakes if t - w <= REPEAT_ELSEWHERE_S][-20:] + [(satellite, t)]
+        if lost_t is None or t - lost_t > REPEAT_ELSEWHERE_S or not self.enabled:
+            return
+        winners = [s for s, w in self._wakes if s != satellite and abs(w - lost_t) <= 1.0]
+        if not winners:
+            return
+        winner = winners[-1]
+        # The person woke this room again right after another room took the wake: they meant this one.
+        for who, step in ((satellite, PREFERENCE_STEP), (winner, -PREFERENCE_STEP)):
+            old = self.preferences.get(who, 0.0)
+            new = round(max(-PREFERENCE_LIMIT, min(PREFERENCE_LIMIT, old + step)), 3)
+            if new == old:
+                continue
+            self.preferences[who] = new
+            self._decide(LearningDecision(
+                room=who, parameter=ROOM_PREFERENCE, action=LearningAction.UPDATE, old_value=old, new_value=new,
+                reason=f"{satellite} was woken again {t - lost_t:.1f} s after {winner} won the arbitration",
+                evidence={"won": winner, "meant": satellite}))
 
     def _learn(self, signals: TurnSignals) -> None:
         room = self._room(signals.room)
@@ -233,6 +272,8 @@ class Learner:
         if room is not None and room not in self.rooms:
             raise LearningCommandError("unknown_room", f"nothing learned for room {room!r} yet")
         decisions: list[LearningDecision] = []
+        if action == "reset" and room is None and parameter is None:
+            self.preferences.clear()
         if action in ("enable", "disable"):
             self.enabled = action == "enable"
             decisions.append(LearningDecision(room=None, parameter=None, action=LearningAction(action),
