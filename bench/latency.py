@@ -479,8 +479,9 @@ def report(results: list[tuple[str, list[dict[str, float]], list[dict[str, float
         "",
         f"{repeats} runs per case after one warm-up (with so few runs, p95 is the slowest run), "
         "ours / HA way / in-process interleaved. Both baselines take "
-        "the end-of-speech wait our hub measured in the same repeat (same audio, same "
-        f"{silence_ms} ms window), so the comparison is of everything after it. The LLM baselines "
+        "the end-of-speech wait our hub measured in the same repeat (same audio, same window, including what the "
+        "learning layer took off it: never a handicap for the baselines), so the comparison is of everything after "
+        "it. The LLM baselines "
         "replay the exact request our hub made in the same repeat (sampling at temperature 0.2, so reply lengths "
         "vary a little). HA way's STT stage is from audio-stop to transcript (the audio was streamed during "
         "speech). Machine load (1/5/15 min) "

@@ -81,16 +81,24 @@ def parse_reports(text: str) -> dict[str, dict[str, dict[str, object]]]:
     return servers
 
 
-def find(reports: dict[str, dict[str, dict[str, object]]], port: int) -> dict[str, dict[str, object]]:
+Modes = dict[str, dict[str, object]]
+
+
+def find(reports: dict[str, Modes], port: int) -> Modes:
     for label, modes in reports.items():
         if f":{port}" in label:
             return modes
     return {}
 
 
-def stat(modes: dict[str, dict[str, object]], mode: str, metric: str, which: str) -> float | None:
+def stat(modes: Modes, mode: str, metric: str, which: str) -> float | None:
     values = modes.get(mode, {}).get(metric)
     return values.get(which) if isinstance(values, dict) else None
+
+
+def mean_stat(passes: list[Modes], mode: str, metric: str, which: str) -> float | None:
+    values = [v for p in passes if (v := stat(p, mode, metric, which)) is not None]
+    return sum(values) / len(values) if values else None
 
 
 def cell(value: float | None, digits: int = 0) -> str:
@@ -99,6 +107,10 @@ def cell(value: float | None, digits: int = 0) -> str:
 
 def ratio(ours: float | None, theirs: float | None) -> str:
     return "n/a" if ours is None or not theirs else f"{ours / theirs:.2f}"
+
+
+def per_pass(passes: list[Modes], mode: str, metric: str) -> str:
+    return ", ".join(cell(stat(p, mode, metric, "median")) for p in passes)
 
 
 async def run(rounds: int) -> str:
@@ -117,76 +129,96 @@ async def run(rounds: int) -> str:
     (work / "stt-texts.txt").write_text("\n".join(STT_TEXTS) + "\n")
     (work / "tts-texts.txt").write_text("\n".join(TTS_TEXTS) + "\n")
     common = ["--rounds", str(rounds), "--warmup", "1", "--timeout", "120"]
+    ours_stt: list[Modes] = []
+    theirs_stt: list[Modes] = []
+    ours_tts: list[Modes] = []
+    theirs_tts: list[Modes] = []
     async with peers.running(hub, whisper, piper):
         load_before = os.getloadavg()
         await bench_tool("generate-corpus", "--out", str(corpus), "--texts-file", str(work / "stt-texts.txt"),
                          f"127.0.0.1:{tts_port}", log=work / "generate-corpus.txt")
-        stt_out = await bench_tool("stt", "--corpus", str(corpus), "--mode", "both",
-                                   "--config", '{"language": "en"}', *common,
-                                   f"127.0.0.1:{hub_port}", f"127.0.0.1:{stt_port}", log=work / "stt.txt")
-        tts_out = await bench_tool("tts", "--mode", "both", "--texts-file", str(work / "tts-texts.txt"), *common,
-                                   f"127.0.0.1:{hub_port}", f"127.0.0.1:{tts_port}", log=work / "tts.txt")
+        # wyoming-bench measures its servers one after the other: two passes in opposite orders, so that a
+        # change in the machine's load (other work shares these 2 cores) does not favour either side.
+        for index, (first, second) in enumerate(((hub_port, stt_port), (stt_port, hub_port))):
+            out = await bench_tool("stt", "--corpus", str(corpus), "--mode", "both",
+                                   "--config", '{"language": "en"}', *common, f"127.0.0.1:{first}",
+                                   f"127.0.0.1:{second}", log=work / f"stt-{index + 1}.txt")
+            print(out)
+            reports = parse_reports(out)
+            ours_stt.append(find(reports, hub_port))
+            theirs_stt.append(find(reports, stt_port))
+        for index, (first, second) in enumerate(((hub_port, tts_port), (tts_port, hub_port))):
+            out = await bench_tool("tts", "--mode", "both", "--texts-file", str(work / "tts-texts.txt"), *common,
+                                   f"127.0.0.1:{first}", f"127.0.0.1:{second}", log=work / f"tts-{index + 1}.txt")
+            print(out)
+            reports = parse_reports(out)
+            ours_tts.append(find(reports, hub_port))
+            theirs_tts.append(find(reports, tts_port))
         load_after = os.getloadavg()
-    print(stt_out)
-    print(tts_out)
     print(f"raw wyoming-bench output in {work}")
-    return report(stt_out, tts_out, hub_port, stt_port, tts_port, rounds, load_before, load_after)
+    return report(ours_stt, theirs_stt, ours_tts, theirs_tts, rounds, load_before, load_after)
 
 
-def report(stt_out: str, tts_out: str, hub_port: int, stt_port: int, tts_port: int, rounds: int,
-           load_before: tuple[float, float, float], load_after: tuple[float, float, float]) -> str:
-    stt, tts = parse_reports(stt_out), parse_reports(tts_out)
-    ours_stt, theirs_stt = find(stt, hub_port), find(stt, stt_port)
-    ours_tts, theirs_tts = find(tts, hub_port), find(tts, tts_port)
+def report(ours_stt: list[Modes], theirs_stt: list[Modes], ours_tts: list[Modes], theirs_tts: list[Modes],
+           rounds: int, load_before: tuple[float, float, float], load_after: tuple[float, float, float]) -> str:
     lines = [
-        "How to run: `scripts/install-peers.sh && .venv/bin/python -m bench.wyoming_bench` (about 4 minutes).",
+        "How to run: `scripts/install-peers.sh && .venv/bin/python -m bench.wyoming_bench` (about 5 minutes).",
         "",
         "`wyoming-bench==2026.10.0` against our hub's Wyoming service (`python -m hub`, `[wyoming]` on) and the "
         "real `wyoming-faster-whisper==3.8.1` / `wyoming-piper==2.5.2`, same model files (whisper tiny.en int8, "
-        "beam 1, 2 threads on both; piper en_US-joe-medium), one `wyoming-bench` run per service with both "
-        f"servers, {rounds} rounds + 1 warm-up per sample and mode. Times in ms, medians with p95 in brackets.",
+        "beam 1, 2 threads on both; piper en_US-joe-medium). Each service is benchmarked twice, both servers per "
+        "`wyoming-bench` run, in opposite orders (ours first, then theirs first), "
+        f"{rounds} rounds + 1 warm-up per sample and mode. Times in ms: the mean of the two runs' medians, "
+        "each run's median in brackets, then the larger of the two p95s.",
         "",
         f"**STT** ({len(STT_TEXTS)} utterances synthesized by wyoming-piper through `wyoming-bench generate-corpus`):",
         "",
-        "| server | mode | ok / fail | total median (p95) | RTF median | accuracy | total ours / theirs |",
-        "|---|---|---|---|---|---|---|",
+        "| server | mode | ok / fail | total median (run 1, run 2) | total p95 | RTF median | accuracy "
+        "| total ours / theirs |",
+        "|---|---|---|---|---|---|---|---|",
     ]
+
+    def counts(passes: list[Modes], mode: str) -> str:
+        ok = sum(int(str(p[mode]["ok"])) for p in passes if mode in p)
+        return f"{ok} / {sum(int(str(p[mode]['fail'])) for p in passes if mode in p)}"
+
+    def p95(passes: list[Modes], mode: str, metric: str) -> str:
+        values = [v for p in passes if (v := stat(p, mode, metric, "p95")) is not None]
+        return cell(max(values)) if values else "n/a"
+
     for mode in ("non_streaming", "streaming"):
-        for name, modes in (("ours (hub)", ours_stt), ("wyoming-faster-whisper", theirs_stt)):
-            if mode not in modes:
-                lines.append(f"| {name} | {mode} | not run (not advertised) | | | | |")
+        for name, passes, other in (("ours (hub)", ours_stt, theirs_stt),
+                                    ("wyoming-faster-whisper", theirs_stt, theirs_stt)):
+            if not any(mode in p for p in passes):
+                lines.append(f"| {name} | {mode} | not run (not advertised) | | | | | |")
                 continue
-            data = modes[mode]
-            total = stat(modes, mode, "Total (ms)", "median")
+            total = mean_stat(passes, mode, "Total (ms)", "median")
+            accuracy = " ".join(str(next(p[mode].get("accuracy", "n/a") for p in passes if mode in p)).split())
             lines.append(
-                f"| {name} | {mode} | {data['ok']} / {data['fail']} | {cell(total)} "
-                f"({cell(stat(modes, mode, 'Total (ms)', 'p95'))}) | {cell(stat(modes, mode, 'RTF (x)', 'median'), 2)} "
-                f"| {' '.join(str(data.get('accuracy', 'n/a')).split())} | "
-                + (ratio(total, stat(theirs_stt, mode, "Total (ms)", "median")) if name.startswith("ours") else "1.00")
-                + " |")
+                f"| {name} | {mode} | {counts(passes, mode)} | {cell(total)} ({per_pass(passes, mode, 'Total (ms)')}) "
+                f"| {p95(passes, mode, 'Total (ms)')} | {cell(mean_stat(passes, mode, 'RTF (x)', 'median'), 2)} "
+                f"| {accuracy} | {ratio(total, mean_stat(other, mode, 'Total (ms)', 'median'))} |")
     lines += [
         "",
         f"**TTS** ({len(TTS_TEXTS)} texts: 1, 1 and 3 sentences; wyoming-bench appends a nonce to defeat caches):",
         "",
-        "| server | mode | ok / fail | first audio median (p95) | total median (p95) | RTF median "
-        "| first audio ours / theirs | total ours / theirs |",
-        "|---|---|---|---|---|---|---|---|",
+        "| server | mode | ok / fail | first audio median (run 1, run 2) | first audio p95 "
+        "| total median (run 1, run 2) | total p95 | RTF median | first audio ours / theirs | total ours / theirs |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for mode in ("non_streaming", "streaming"):
-        for name, modes in (("ours (hub)", ours_tts), ("wyoming-piper", theirs_tts)):
-            if mode not in modes:
-                lines.append(f"| {name} | {mode} | not run (not advertised) | | | | | |")
+        for name, passes, other in (("ours (hub)", ours_tts, theirs_tts), ("wyoming-piper", theirs_tts, theirs_tts)):
+            if not any(mode in p for p in passes):
+                lines.append(f"| {name} | {mode} | not run (not advertised) | | | | | | | |")
                 continue
-            data = modes[mode]
-            first = stat(modes, mode, "TTFT (ms)", "median")
-            total = stat(modes, mode, "Total (ms)", "median")
-            ours = name.startswith("ours")
+            first = mean_stat(passes, mode, "TTFT (ms)", "median")
+            total = mean_stat(passes, mode, "Total (ms)", "median")
             lines.append(
-                f"| {name} | {mode} | {data['ok']} / {data['fail']} | {cell(first)} "
-                f"({cell(stat(modes, mode, 'TTFT (ms)', 'p95'))}) | {cell(total)} "
-                f"({cell(stat(modes, mode, 'Total (ms)', 'p95'))}) | {cell(stat(modes, mode, 'RTF (x)', 'median'), 2)} | "
-                + (ratio(first, stat(theirs_tts, mode, "TTFT (ms)", "median")) if ours else "1.00") + " | "
-                + (ratio(total, stat(theirs_tts, mode, "Total (ms)", "median")) if ours else "1.00") + " |")
+                f"| {name} | {mode} | {counts(passes, mode)} | {cell(first)} ({per_pass(passes, mode, 'TTFT (ms)')}) "
+                f"| {p95(passes, mode, 'TTFT (ms)')} | {cell(total)} ({per_pass(passes, mode, 'Total (ms)')}) "
+                f"| {p95(passes, mode, 'Total (ms)')} | {cell(mean_stat(passes, mode, 'RTF (x)', 'median'), 2)} "
+                f"| {ratio(first, mean_stat(other, mode, 'TTFT (ms)', 'median'))} "
+                f"| {ratio(total, mean_stat(other, mode, 'Total (ms)', 'median'))} |")
     lines += [
         "",
         "Streaming rows: wyoming-bench's streaming paths (`transcript-chunk`, `synthesize-start/chunk/stop`) run "
