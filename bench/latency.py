@@ -15,7 +15,7 @@ reply to TTS over Wyoming and wait for audio-stop, then send the first chunk to 
 Second baseline "in-process sequential": the same sequence with the model calls in this process
 (no servers, no sockets).
 
-    scripts/install-peers.sh && .venv/bin/python -m bench.latency [--repeats 7]
+    .venv/bin/python -m bench.latency [--repeats 7]
 """
 
 from __future__ import annotations
@@ -407,7 +407,8 @@ def report(results: list[tuple[str, list[dict[str, float]], list[dict[str, float
            repeats: int, silence_ms: int, load_before: tuple[float, float, float],
            load_after: tuple[float, float, float]) -> str:
     lines = [
-        "How to run: `scripts/install-peers.sh && .venv/bin/python -m bench.latency` (about 5 minutes).",
+        "How to run: `.venv/bin/python -m bench.latency` (peers installed by scripts/install-peers.sh on first "
+        "use; about 5 minutes).",
         "",
         "End of speech -> first answer audio at the satellite, ms. **HA way** = Home Assistant's sequential turn "
         "against the real `wyoming-faster-whisper==3.8.1` and `wyoming-piper==2.5.2` servers (same whisper tiny.en "

@@ -14,6 +14,7 @@ import argparse
 import asyncio
 import contextlib
 import os
+import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
@@ -21,26 +22,29 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 PEERS = REPO / ".venv-peers"
-INSTALL_HINT = "run scripts/install-peers.sh first"
 
 
 class PeerMissingError(RuntimeError):
     pass
 
 
+def _installed(path: Path) -> Path:
+    """``path`` inside .venv-peers; runs scripts/install-peers.sh once if it is missing (so a bench is one command)."""
+    if not path.exists():
+        print(f"{path.relative_to(REPO)} is missing: running scripts/install-peers.sh", flush=True)
+        done = subprocess.run(["bash", str(REPO / "scripts" / "install-peers.sh")], check=False)
+        if done.returncode != 0 or not path.exists():
+            raise PeerMissingError(f"{path} is missing and scripts/install-peers.sh did not install it")
+    return path
+
+
 def peer_python(name: str) -> Path:
-    """The interpreter of ``.venv-peers/NAME``; :class:`PeerMissingError` if it is not installed."""
-    python = PEERS / name / "bin" / "python"
-    if not python.exists():
-        raise PeerMissingError(f"{python} is missing: {INSTALL_HINT}")
-    return python
+    """The interpreter of ``.venv-peers/NAME`` (installed on first use)."""
+    return _installed(PEERS / name / "bin" / "python")
 
 
 def peer_bin(name: str, program: str) -> Path:
-    path = PEERS / name / "bin" / program
-    if not path.exists():
-        raise PeerMissingError(f"{path} is missing: {INSTALL_HINT}")
-    return path
+    return _installed(PEERS / name / "bin" / program)
 
 
 def free_port() -> int:

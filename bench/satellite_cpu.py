@@ -15,7 +15,7 @@ each process over the same wall-clock window, both sides running side by side in
 The in-process numbers (same process, audio as fast as possible, ``time.process_time``) are kept
 below: the wake model on every frame vs. our gated pipeline.
 
-    scripts/install-peers.sh && .venv/bin/python -m bench.satellite_cpu [--minutes 2]
+    .venv/bin/python -m bench.satellite_cpu [--minutes 2]
 """
 
 from __future__ import annotations
@@ -273,7 +273,8 @@ def report(measured: Measured, rows: dict[str, float], args: argparse.Namespace)
     base = rows[IN_PROCESS[0][0]]
     idle = rows[IN_PROCESS[2][0]]
     lines = [
-        "How to run: `scripts/install-peers.sh && .venv/bin/python -m bench.satellite_cpu` (about 4 minutes).",
+        "How to run: `.venv/bin/python -m bench.satellite_cpu` (peers installed by scripts/install-peers.sh on first "
+        "use; about 4 minutes).",
         "",
         f"**Processes** (psutil, user + system CPU over the same {args.minutes:g}-minute wall-clock window, both "
         "sides side by side, audio paced in real time, a Home-Assistant-like client connected to each; RSS is "

@@ -11,7 +11,7 @@ The STT corpus is made by ``wyoming-bench generate-corpus`` with wyoming-piper (
 the same for both STT servers); then ``wyoming-bench stt`` and ``wyoming-bench tts`` each get both
 servers in one run. Medians, p95 and ratios are read from its per-server reports.
 
-    scripts/install-peers.sh && .venv/bin/python -m bench.wyoming_bench [--rounds 3]
+    .venv/bin/python -m bench.wyoming_bench [--rounds 3]
 """
 
 from __future__ import annotations
@@ -162,7 +162,8 @@ async def run(rounds: int) -> str:
 def report(ours_stt: list[Modes], theirs_stt: list[Modes], ours_tts: list[Modes], theirs_tts: list[Modes],
            rounds: int, load_before: tuple[float, float, float], load_after: tuple[float, float, float]) -> str:
     lines = [
-        "How to run: `scripts/install-peers.sh && .venv/bin/python -m bench.wyoming_bench` (about 5 minutes).",
+        "How to run: `.venv/bin/python -m bench.wyoming_bench` (peers installed by scripts/install-peers.sh on first "
+        "use; about 5 minutes).",
         "",
         "`wyoming-bench==2026.10.0` against our hub's Wyoming service (`python -m hub`, `[wyoming]` on) and the "
         "real `wyoming-faster-whisper==3.8.1` / `wyoming-piper==2.5.2`, same model files (whisper tiny.en int8, "
