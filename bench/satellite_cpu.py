@@ -34,8 +34,10 @@ from pathlib import Path
 
 import numpy as np
 import psutil
+from wyoming.asr import Transcript
 from wyoming.client import AsyncTcpClient
 from wyoming.info import Describe
+from wyoming.pipeline import RunPipeline
 from wyoming.satellite import RunSatellite
 
 from bench import peers
@@ -104,13 +106,18 @@ def in_process(audio: bytes, minutes: float, repeats: int) -> dict[str, float]:
 # -- processes -------------------------------------------------------------------------------------------------------
 
 class HomeAssistantStandIn:
-    """Connects to a satellite like Home Assistant, sends run-satellite, then only reads (and counts wakes)."""
+    """Connects to a satellite like Home Assistant and sends run-satellite, then listens.
+
+    A wake (``run-pipeline``) is counted and answered like an empty command: after 2 s an empty
+    transcript sends the satellite back to waiting for its wake word.
+    """
 
     def __init__(self, port: int) -> None:
         self.port = port
-        self.detections = 0
-        self.events = 0
+        self.wakes = 0
+        self._client: AsyncTcpClient | None = None
         self._task: asyncio.Task[None] | None = None
+        self._replies: set[asyncio.Task[None]] = set()
 
     async def start(self, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
@@ -123,6 +130,7 @@ class HomeAssistantStandIn:
                 if time.monotonic() > deadline:
                     raise
                 await asyncio.sleep(0.3)
+        self._client = client
         await client.write_event(Describe().event())
         await client.write_event(RunSatellite().event())
         self._task = asyncio.create_task(self._read(client), name=f"ha-stand-in-{self.port}")
@@ -130,18 +138,27 @@ class HomeAssistantStandIn:
     async def _read(self, client: AsyncTcpClient) -> None:
         try:
             while (event := await client.read_event()) is not None:
-                self.events += 1
-                if event.type == "detection":
-                    self.detections += 1
+                if RunPipeline.is_type(event.type):
+                    self.wakes += 1
+                    reply = asyncio.create_task(self._empty_transcript(client))
+                    self._replies.add(reply)
+                    reply.add_done_callback(self._replies.discard)
         finally:
             with contextlib.suppress(Exception):
                 await client.disconnect()
 
+    @staticmethod
+    async def _empty_transcript(client: AsyncTcpClient) -> None:
+        await asyncio.sleep(2.0)
+        with contextlib.suppress(Exception):
+            await client.write_event(Transcript(text="").event())
+
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        for task in (self._task, *self._replies):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
 
 
 class Meter:
@@ -237,7 +254,7 @@ async def processes(audio: bytes, minutes: float, work: Path) -> Measured:
         for peer in (openwakeword, theirs, ours):
             if peer.process is not None and peer.process.returncode is not None:
                 raise RuntimeError(f"{peer.name} died during the window: {peer.log_tail()}")
-    return Measured(meter.cpu, meter.rss_peak, load_before, load_after, ha_theirs.detections, ha_ours.detections)
+    return Measured(meter.cpu, meter.rss_peak, load_before, load_after, ha_theirs.wakes, ha_ours.wakes)
 
 
 def main() -> None:
@@ -292,7 +309,7 @@ def report(measured: Measured, rows: dict[str, float], args: argparse.Namespace)
         row("(theirs' mic command: the real-time pacer, not counted)", per_min["pacer (mic command)"],
             rss["pacer (mic command)"], "", ""),
         "",
-        f"Wake detections during the window (the audio holds no wake word): theirs {wakes_theirs}, ours {wakes_ours}. "
+        f"Wakes (run-pipeline) during the window (the audio holds no wake word): theirs {wakes_theirs}, ours {wakes_ours}. "
         f"Machine load (1/5/15 min) {' / '.join(f'{x:.2f}' for x in load_before)} before the window, "
         f"{' / '.join(f'{x:.2f}' for x in load_after)} after, on 2 cores shared with other work; both sides ran in "
         "the same minutes, so compare the ratios.",
