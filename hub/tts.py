@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import concurrent.futures
 import logging
 import threading
 from collections.abc import AsyncIterator
@@ -41,23 +41,37 @@ class TextToSpeech:
         queue: asyncio.Queue[object] = asyncio.Queue(maxsize=64)
         stop = threading.Event()
 
-        def put(item: object) -> None:
-            loop.call_soon_threadsafe(queue.put_nowait, item)
+        def put(item: object) -> bool:
+            """Hand one item to the consumer, waiting while its queue is full; False once it has left."""
+            try:
+                pending = asyncio.run_coroutine_threadsafe(queue.put(item), loop)
+            except RuntimeError:  # the loop is gone
+                return False
+            while True:
+                try:
+                    pending.result(timeout=0.1)
+                    return True
+                except concurrent.futures.TimeoutError:
+                    if stop.is_set():
+                        pending.cancel()
+                        return False
+                except (concurrent.futures.CancelledError, RuntimeError):
+                    return False
 
         def produce() -> None:
             chunk_bytes = TTS_CHUNK_SAMPLES * self.audio_format.width
             try:
                 with self._lock:
                     for piece in self._voice.synthesize(text, syn_config=config):
-                        if stop.is_set():
-                            return
                         audio = piece.audio_int16_bytes
                         for start in range(0, len(audio), chunk_bytes):
-                            put(audio[start:start + chunk_bytes])
+                            if stop.is_set() or not put(audio[start:start + chunk_bytes]):
+                                return
             except Exception as err:  # handed to the consumer, which owns the turn
                 put(err)
             finally:
-                put(_END)
+                if not stop.is_set():
+                    put(_END)
 
         worker = loop.run_in_executor(None, produce)
         try:
@@ -70,6 +84,12 @@ class TextToSpeech:
                 assert isinstance(item, bytes)
                 yield item
         finally:
+            # Barge-in must not wait for piper to finish the sentence it is on (up to a second):
+            # the thread stops at its next chunk and the voice lock keeps the next call out until then.
             stop.set()
-            with contextlib.suppress(Exception):
-                await asyncio.shield(worker)
+            worker.add_done_callback(_ignore_result)
+
+
+def _ignore_result(future: asyncio.Future[None]) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        _LOGGER.debug("piper worker ended with %r after its consumer left", future.exception())
