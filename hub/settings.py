@@ -40,6 +40,9 @@ class ConversationSettings(_Section):
     history_turns: int = Field(default=4, ge=0, le=32, description="Earlier turns kept as context per satellite")
     silence_ms: int = Field(default=700, ge=100, le=5000, description="Hub end-of-speech silence window, ms")
     max_speech_ms: int = Field(default=15000, ge=1000, le=30000, description="Longest utterance, ms")
+    speculative_stt_ms: int = Field(default=250, ge=0, le=5000,
+                                    description="Start transcribing after this much silence, before the end of "
+                                                "speech is decided (0: off), ms")
     arbitration_window_ms: int = Field(default=200, ge=0, le=2000,
                                        description="How long wakes from several rooms are collected, ms")
 
