@@ -352,7 +352,7 @@ async def in_process(models: Models, pcm: bytes, silence_ms: int, turn: OurTurn)
 
 # -- the run ---------------------------------------------------------------------------------------------------------
 
-async def run(repeats: int) -> str:
+async def run(repeats: int, speculative_stt_ms: int | None = None) -> str:
     load_before = os.getloadavg()
     logs = Path(tempfile.mkdtemp(prefix="hearth-latency-"))
     stt_port, tts_port = peers.free_port(), peers.free_port()
@@ -361,8 +361,9 @@ async def run(repeats: int) -> str:
     piper = peers.PeerProcess("wyoming-piper", peers.piper_command(tts_port, logs / "piper-downloads"), tts_port,
                               logs / "wyoming-piper.log")
     (logs / "piper-downloads").mkdir()
+    conversation = {} if speculative_stt_ms is None else {"speculative_stt_ms": speculative_stt_ms}
     settings = HubSettings.model_validate({"mqtt": {"enabled": False}, "wyoming": {"enabled": False},
-                                           "data_dir": str(logs / "hub")})
+                                           "data_dir": str(logs / "hub"), "conversation": conversation})
     async with peers.running(whisper, piper):
         print(f"peers ready: wyoming-faster-whisper in {whisper.ready_s:.1f} s, wyoming-piper in {piper.ready_s:.1f} s")
         models = await asyncio.to_thread(Models.load, settings)
@@ -495,12 +496,19 @@ def report(results: list[tuple[str, list[dict[str, float]], list[dict[str, float
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--speculative-stt-ms", type=int, default=None,
+                        help="the hub's [conversation] speculative_stt_ms (default: the hub's default)")
+    parser.add_argument("--no-write", action="store_true", help="print only; leave docs/BENCHMARKS.md alone")
     args = parser.parse_args()
     try:
-        body = asyncio.run(run(args.repeats))
+        body = asyncio.run(run(args.repeats, args.speculative_stt_ms))
     except peers.PeerMissingError as err:
         raise SystemExit(f"bench.latency: {err}") from None
-    write_result("latency", body, command=f"python -m bench.latency --repeats {args.repeats}")
+    if args.no_write:
+        print(body)
+        return
+    extra = f" --speculative-stt-ms {args.speculative_stt_ms}" if args.speculative_stt_ms is not None else ""
+    write_result("latency", body, command=f"python -m bench.latency --repeats {args.repeats}{extra}")
 
 
 if __name__ == "__main__":

@@ -16,10 +16,11 @@ from wyoming.audio import AudioChunk, AudioStart, AudioStop
 from wyoming.error import Error
 from wyoming.info import AsrModel, AsrProgram, Attribution, Describe, Info, TtsProgram, TtsVoice
 from wyoming.ping import Ping, Pong
-from wyoming.tts import Synthesize
+from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, SynthesizeStop, SynthesizeStopped
 
 from common.wyoming_peer import WyomingPeer
 from hub import __version__
+from hub.chunker import SentenceChunker
 from hub.stt import SttError
 from hub.tts import resample_pcm
 from protocol.audio import MAX_TURN_AUDIO_SECONDS, MIC_FORMAT
@@ -53,6 +54,7 @@ class WyomingService:
                                              description=f"whisper {stt.name}", version=None, languages=["en"])])],
             tts=[TtsProgram(name="hearth-tts", attribution=_ATTRIBUTION, installed=True,
                             description="piper on the hearth hub", version=__version__,
+                            supports_synthesize_streaming=True,
                             voices=[TtsVoice(name=tts.name, attribution=_ATTRIBUTION, installed=True,
                                              description=tts.name, version=None, languages=["en_US"])])],
         )
@@ -94,6 +96,8 @@ class WyomingService:
 
     async def _serve(self, peer: WyomingPeer) -> None:
         audio: bytearray | None = None
+        stream: SentenceChunker | None = None
+        streamed = 0
         rate = MIC_FORMAT.rate
         limit = MIC_FORMAT.bytes_per_second * MAX_TURN_AUDIO_SECONDS
         while (event := await peer.read()) is not None:
@@ -138,7 +142,29 @@ class WyomingService:
                     await peer.send(Error(text=str(err), code="stt_failed").event())
                     continue
                 await peer.send(Transcript(text=result.text).event())
-            elif Synthesize.is_type(kind):
+            elif SynthesizeStart.is_type(kind):
+                # Streaming text (an LLM's answer as it is written): each sentence is spoken as soon as it
+                # is complete. Clients also send the whole text as `synthesize` for older servers: ignored.
+                stream, streamed = SentenceChunker(), 0
+            elif SynthesizeChunk.is_type(kind):
+                if stream is None:
+                    continue
+                text = SynthesizeChunk.from_event(event).text
+                streamed += len(text)
+                if streamed > MAX_TTS_CHARS:
+                    await peer.send(Error(text=f"text longer than {MAX_TTS_CHARS} characters", code="too_long").event())
+                    stream = None
+                    continue
+                for sentence in stream.feed(text):
+                    await self._synthesize(peer, sentence)
+            elif SynthesizeStop.is_type(kind):
+                if stream is not None:
+                    for sentence in stream.flush():
+                        if sentence.strip():
+                            await self._synthesize(peer, sentence)
+                stream = None
+                await peer.send(SynthesizeStopped().event())
+            elif Synthesize.is_type(kind) and stream is None:
                 await self._synthesize(peer, Synthesize.from_event(event).text)
 
     async def _synthesize(self, peer: WyomingPeer, text: str) -> None:

@@ -86,3 +86,33 @@ async def test_wyoming_allow_list_refuses_other_peers(hub_models, tmp_path):
         assert hub.wyoming.refused == 1
     finally:
         await hub.close()
+
+
+async def test_streaming_tts_speaks_each_sentence_as_soon_as_its_text_arrives(hub_models, tmp_path):
+    from wyoming.tts import SynthesizeChunk, SynthesizeStart, SynthesizeStop
+
+    settings = HubSettings.model_validate({"data_dir": str(tmp_path), "mqtt": {"enabled": False},
+                                           "wyoming": {"port": 0}})
+    hub = Hub(settings, hub_models)
+    await hub.start()
+    try:
+        peer = await _connect(hub.wyoming.port)
+        await peer.send(Describe().event())
+        info = Info.from_event((await _read_until(peer, "info"))[-1])
+        assert info.tts[0].supports_synthesize_streaming
+
+        await peer.send(SynthesizeStart().event())
+        for piece in ("The laundry ", "is done. The dish", "washer is still "):
+            await peer.send(SynthesizeChunk(text=piece).event())
+        # The first sentence is complete: its audio comes while the rest of the text is still being written.
+        first = await _read_until(peer, "audio-stop")
+        assert first[0].type == "audio-start" and any(e.type == "audio-chunk" for e in first)
+        await peer.send(SynthesizeChunk(text="running.").event())
+        await peer.send(Synthesize(text="The laundry is done. The dishwasher is still running.").event())  # compat
+        await peer.send(SynthesizeStop().event())
+        rest = await _read_until(peer, "synthesize-stopped")
+        assert [e.type for e in rest].count("audio-start") == 1  # the second sentence only; the compat copy ignored
+        assert rest[-2].type == "audio-stop"
+        await peer.close()
+    finally:
+        await hub.close()
