@@ -132,7 +132,9 @@ class Turn:
         outcome, error_code, response = TurnOutcome.DONE, None, ""
         listen = self._announce is None and self._given_text is None
         self.listening_done = not listen
-        self.emit(EventKind.TURN_STARTED, listen=listen, room=self.session.area, **self._wake)
+        # A typed request passes through listening at once (its end of speech is now), so the state
+        # machine sees the same listening -> thinking as for a spoken one; only announcements skip it.
+        self.emit(EventKind.TURN_STARTED, listen=self._announce is None, room=self.session.area, **self._wake)
         try:
             await self.session.send(TurnStarted(self.turn_id).event())
             if self._announce is not None:

@@ -162,3 +162,16 @@ async def test_barge_in_interrupts_long_answer_and_listens_again(broker, hub_mod
     history = hub.sessions["kitchen"].history
     assert history[0][1] == interrupted.data["spoken"]
     assert len(history[0][1]) < 4000
+
+
+async def test_a_typed_request_goes_through_the_same_phases_without_invariant_violations(broker, hub_models, tmp_path):
+    kitchen = SimSatellite("kitchen")
+    await kitchen.start()
+    async with running_hub(broker, hub_models, [kitchen], tmp_path) as hub:
+        recorder = EventRecorder(hub.bus)
+        session = hub.sessions["kitchen"]
+        await session.start(session.new_turn(text="What time is it?"))
+        await recorder.wait_for(lambda e: e.kind is EventKind.TURN_ENDED, 60)
+        assert phases(recorder, "kitchen")[:3] == ["listening", "thinking", "speaking"]
+        assert not hub.states.machine("kitchen").violations
+    await kitchen.close()
