@@ -1,4 +1,7 @@
-"""Wake word with openwakeword (tflite models shipped by wyoming-openwakeword), gated by VAD."""
+"""Wake word with openWakeWord's tflite models (shipped by wyoming-openwakeword), gated by VAD.
+
+The models run in :mod:`satellite.dsp.oww` (tflite_runtime and numpy only, no ``openwakeword`` import).
+"""
 
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ import numpy as np
 
 from common import models
 from common.pcm import level_dbfs
+from satellite.dsp.oww import WakeModel
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -36,17 +40,10 @@ class WakeHit:
 
 class WakeDetector:
     def __init__(self, model: str, threshold: float, refractory_s: float, *, gated: bool = True) -> None:
-        from openwakeword.model import Model
-
         path = models.wake_model_path(model)
         shared = models.openwakeword_dir()
         self.wake_word = path.stem.split("_v")[0] if path.parent == shared else path.stem
-        self._model = Model(
-            wakeword_models=[str(path)], inference_framework="tflite",
-            melspec_model_path=str(shared / "melspectrogram.tflite"),
-            embedding_model_path=str(shared / "embedding_model.tflite"),
-        )
-        self._key = next(iter(self._model.models))
+        self._model = WakeModel(path, shared / "melspectrogram.tflite", shared / "embedding_model.tflite")
         self.threshold = threshold
         self.refractory_s = refractory_s
         self.gated = gated
@@ -113,8 +110,7 @@ class WakeDetector:
 
     def _score(self, block: bytes) -> float:
         self.blocks_scored += 1
-        scores = self._model.predict(np.frombuffer(block, dtype=np.int16))
-        score = float(scores.get(self._key, 0.0))
+        score = self._model.predict(np.frombuffer(block, dtype=np.int16))
         self.best_score = max(self.best_score, score)
         return score
 
