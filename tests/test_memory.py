@@ -95,13 +95,13 @@ def test_memory_and_learning_state_survive_kill_9_mid_write(tmp_path) -> None:
     assert store.integrity_ok()
     state = store.get_json("learning")
     memory = Memory(store)
-    counter = memory.facts()[-1]
-    assert counter.key == "my counter"
-    written = int(counter.value)
-    # Each write is all or nothing: the newest counter fact and the newest learning state are one step apart at most.
+    counters = memory.history("my counter")
+    written = int(counters[-1].value)
+    assert len(counters) == written and all(int(c.value) == n for n, c in enumerate(counters, 1))
+    # Each write is all or nothing, in order: item i, counter i, learning state i, item i+1, ...
+    newest_item = max(int(f.key.split()[-1]) for f in memory.facts() if f.key.startswith("my item"))
+    assert newest_item in (written, written + 1)
     assert state is not None and state["written"] in (written - 1, written)
-    assert len([f for f in memory.history("my counter")]) == written
-    assert all(f.key.startswith("my item") or f.key == "my counter" for f in memory.facts())
     json.dumps(state)
 
 
