@@ -223,8 +223,8 @@ def report(ours_stt: list[Modes], theirs_stt: list[Modes], ours_tts: list[Modes]
     lines += [
         "",
         "Streaming rows: wyoming-bench's streaming paths (`transcript-chunk`, `synthesize-start/chunk/stop`) run "
-        "only on servers that advertise them; our hub's service advertises neither (it answers non-streaming "
-        "requests, which is what Home Assistant sends when a server does not advertise streaming). Machine load "
+        "only on servers that advertise them. Our hub's service streams TTS (each sentence is spoken as soon as its "
+        "text has arrived) but not STT; neither does wyoming-faster-whisper here. Machine load "
         f"(1/5/15 min) {' / '.join(f'{x:.2f}' for x in load_before)} before, "
         f"{' / '.join(f'{x:.2f}' for x in load_after)} after, on 2 cores shared with other work.",
     ]
