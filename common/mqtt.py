@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import logging
 import ssl
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -150,6 +151,17 @@ class MqttLink:
             return True
         except TimeoutError:
             return False
+
+    @contextlib.asynccontextmanager
+    async def running(self, connect_timeout: float = 10.0) -> AsyncIterator[MqttLink]:
+        """Run the link for one block, connected on entry (``TimeoutError`` if the broker is unreachable)."""
+        task = asyncio.create_task(self.run(), name=f"mqtt-{self.client_id}")
+        try:
+            await asyncio.wait_for(self.connected.wait(), connect_timeout)
+            yield self
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
 
     # -- the task --------------------------------------------------------------
     async def run(self) -> None:

@@ -65,15 +65,11 @@ async def report_failure(settings: HubSettings, err: ModelMissingError | ModelLo
                           detail=err.detail)] if isinstance(err, ModelLoadError) else []
     link.publish(topics.hub(HubTopic.STATE), HubState(status="failed", models=failed, problems=[str(err)[:2000]],
                                                        software=f"hearth-hub {__version__}"), retain=True)
-    task = asyncio.create_task(link.run(), name="mqtt-failure-report")
     try:
-        await asyncio.wait_for(link.connected.wait(), 5)
-        await link.flush(3.0)
+        async with link.running(connect_timeout=5):
+            await link.flush(3.0)
     except TimeoutError:
         logging.getLogger(__name__).warning("could not report the failure on MQTT (broker unreachable)")
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
 
 
 if __name__ == "__main__":

@@ -120,20 +120,16 @@ async def test_learning_commands_and_decisions_travel_over_mqtt(broker, hub_mode
         await wait_until(lambda: any(isinstance(m, LearningDecision) and m.action is LearningAction.REJECTED
                                      for m in seen))
 
-        admin = MqttLink(broker.settings("homeassistant"), "test-admin")
-        task = asyncio.create_task(admin.run())
-        await asyncio.wait_for(admin.connected.wait(), 10)
         freeze = LearningCommand(command="learning", action="freeze", room="Study")
         unknown = LearningCommand(command="learning", action="rollback", room="Attic")
-        for command in (freeze, unknown):
-            admin.publish(admin.topics.hub(HubTopic.COMMAND), command)
-        await wait_until(lambda: sum(isinstance(m, CommandResult) and m.id in (freeze.id, unknown.id)
-                                     for m in seen) >= 2)
+        async with MqttLink(broker.settings("homeassistant"), "test-admin").running() as admin:
+            for command in (freeze, unknown):
+                admin.publish(admin.topics.hub(HubTopic.COMMAND), command)
+            await wait_until(lambda: sum(isinstance(m, CommandResult) and m.id in (freeze.id, unknown.id)
+                                         for m in seen) >= 2)
         results = {m.id: m for m in seen if isinstance(m, CommandResult)}
         assert results[freeze.id].status is ResultStatus.DONE
         assert results[unknown.id].status is ResultStatus.ERROR and results[unknown.id].code == "unknown_room"
         assert any(isinstance(m, LearningDecision) and m.action is LearningAction.FREEZE for m in seen)
         assert learner.rooms["Study"][END_OF_SPEECH].frozen
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
     await study.close()

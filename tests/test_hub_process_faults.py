@@ -50,13 +50,8 @@ class Watcher:
 @contextlib.asynccontextmanager
 async def watcher(broker) -> AsyncIterator[Watcher]:
     watch = Watcher(broker)
-    task = asyncio.create_task(watch.link.run())
-    await asyncio.wait_for(watch.link.connected.wait(), 10)
-    try:
+    async with watch.link.running():
         yield watch
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
 
 
 async def start_hub(config: Path, log: Path) -> asyncio.subprocess.Process:

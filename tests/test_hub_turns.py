@@ -47,13 +47,8 @@ async def watching(broker, topic_filter: str) -> AsyncIterator[list]:
         seen.append(message)
 
     link.subscribe(topic_filter, collect)
-    task = asyncio.create_task(link.run())
-    await asyncio.wait_for(link.connected.wait(), 10)
-    try:
+    async with link.running():
         yield seen
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
 
 
 async def wait_until(predicate, timeout: float = 60.0) -> None:

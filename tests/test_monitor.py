@@ -12,18 +12,14 @@ from protocol.topics import ConversationTopic
 
 
 async def test_monitor_prints_rooms_from_retained_state(broker, tmp_path):
-    hub = MqttLink(broker.settings("hub"), "test-hub")
-    task = asyncio.create_task(hub.run())
-    await asyncio.wait_for(hub.connected.wait(), 10)
-    t = hub.topics
-    hub.publish(t.conversation("kitchen", ConversationTopic.STATE),
-                ConversationState(satellite="kitchen", phase=ConversationPhase.SPEAKING, since=0.0), retain=True)
-    hub.publish(t.conversation("kitchen", ConversationTopic.TURN), TurnReport(
-        satellite="kitchen", turn_id="t1", transcript="what time is it", response="It's 5 PM.", handler="time",
-        outcome=TurnOutcome.DONE, timings=TurnTimings(first_audio_ms=812.0)), retain=True)
-    await hub.flush(5)
-    task.cancel()
-    await asyncio.gather(task, return_exceptions=True)
+    async with MqttLink(broker.settings("hub"), "test-hub").running() as hub:
+        t = hub.topics
+        hub.publish(t.conversation("kitchen", ConversationTopic.STATE),
+                    ConversationState(satellite="kitchen", phase=ConversationPhase.SPEAKING, since=0.0), retain=True)
+        hub.publish(t.conversation("kitchen", ConversationTopic.TURN), TurnReport(
+            satellite="kitchen", turn_id="t1", transcript="what time is it", response="It's 5 PM.", handler="time",
+            outcome=TurnOutcome.DONE, timings=TurnTimings(first_audio_ms=812.0)), retain=True)
+        await hub.flush(5)
 
     password = tmp_path / "monitor-password"
     password.write_text(broker.passwords["monitor"] + "\n")

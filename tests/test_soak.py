@@ -60,14 +60,8 @@ def snapshot() -> Snapshot:
 @contextlib.asynccontextmanager
 async def home_assistant(broker) -> AsyncIterator[MqttLink]:
     """Home Assistant's MQTT account, used to send commands."""
-    link = MqttLink(broker.settings("homeassistant"), "test-home-assistant")
-    task = asyncio.create_task(link.run())
-    await asyncio.wait_for(link.connected.wait(), 10)
-    try:
+    async with MqttLink(broker.settings("homeassistant"), "test-home-assistant").running() as link:
         yield link
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
 
 
 def forget(satellites: list[SimSatellite]) -> None:
