@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import urllib.request
+from collections.abc import AsyncIterator
 
 import pytest
 from wyoming.asr import Transcribe, Transcript
@@ -18,6 +20,18 @@ from hub.settings import HubSettings
 from protocol.framing import stream_limit
 
 pytestmark = pytest.mark.timeout(120)
+
+
+@contextlib.asynccontextmanager
+async def service_hub(hub_models, tmp_path, **settings: object) -> AsyncIterator[Hub]:
+    """A hub serving Wyoming asr/tts on a free port, without MQTT or satellites."""
+    hub = Hub(HubSettings.model_validate({"data_dir": str(tmp_path), "mqtt": {"enabled": False},
+                                          "wyoming": {"port": 0}, **settings}), hub_models)
+    await hub.start()
+    try:
+        yield hub
+    finally:
+        await hub.close()
 
 
 async def _connect(port: int) -> WyomingPeer:
@@ -36,11 +50,7 @@ async def _read_until(peer: WyomingPeer, kind: str) -> list:
 
 async def test_home_assistant_can_use_hub_stt_and_tts_over_wyoming(hub_models, speech, tmp_path):
     metrics_port = free_port()
-    settings = HubSettings.model_validate({"data_dir": str(tmp_path), "mqtt": {"enabled": False},
-                                           "wyoming": {"port": 0}, "metrics_port": metrics_port})
-    hub = Hub(settings, hub_models)
-    await hub.start()
-    try:
+    async with service_hub(hub_models, tmp_path, metrics_port=metrics_port) as hub:
         peer = await _connect(hub.wyoming.port)
         await peer.send(Describe().event())
         info = Info.from_event((await _read_until(peer, "info"))[-1])
@@ -69,33 +79,21 @@ async def test_home_assistant_can_use_hub_stt_and_tts_over_wyoming(hub_models, s
         body = await asyncio.to_thread(
             lambda: urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10).read().decode())
         assert "hearth_hub_stt_queue_depth" in body and "hearth_hub_rss_mb" in body
-    finally:
-        await hub.close()
 
 
 async def test_wyoming_allow_list_refuses_other_peers(hub_models, tmp_path):
-    settings = HubSettings.model_validate({"data_dir": str(tmp_path), "mqtt": {"enabled": False},
-                                           "wyoming": {"port": 0, "allow": ["192.0.2.7"]}})
-    hub = Hub(settings, hub_models)
-    await hub.start()
-    try:
+    async with service_hub(hub_models, tmp_path, wyoming={"port": 0, "allow": ["192.0.2.7"]}) as hub:
         peer = await _connect(hub.wyoming.port)
         error = (await _read_until(peer, "error"))[-1]
         assert error.data["code"] == "not_allowed"
         assert await asyncio.wait_for(peer.read(), 10) is None  # and the connection is closed
         assert hub.wyoming.refused == 1
-    finally:
-        await hub.close()
 
 
 async def test_streaming_tts_speaks_each_sentence_as_soon_as_its_text_arrives(hub_models, tmp_path):
     from wyoming.tts import SynthesizeChunk, SynthesizeStart, SynthesizeStop
 
-    settings = HubSettings.model_validate({"data_dir": str(tmp_path), "mqtt": {"enabled": False},
-                                           "wyoming": {"port": 0}})
-    hub = Hub(settings, hub_models)
-    await hub.start()
-    try:
+    async with service_hub(hub_models, tmp_path) as hub:
         peer = await _connect(hub.wyoming.port)
         await peer.send(Describe().event())
         info = Info.from_event((await _read_until(peer, "info"))[-1])
@@ -114,5 +112,3 @@ async def test_streaming_tts_speaks_each_sentence_as_soon_as_its_text_arrives(hu
         assert [e.type for e in rest].count("audio-start") == 1  # the second sentence only; the compat copy ignored
         assert rest[-2].type == "audio-stop"
         await peer.close()
-    finally:
-        await hub.close()
