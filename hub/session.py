@@ -68,7 +68,7 @@ class SatelliteSession:
 
     async def detach(self) -> None:
         self._sender = None
-        await self.interrupt(InterruptReason.HUB, tell_satellite=False)
+        await self.interrupt(InterruptReason.SATELLITE_LOST, tell_satellite=False)
 
     async def send(self, event: Event) -> None:
         if self._sender is None:

@@ -159,6 +159,13 @@ class Turn:
             self.emit(EventKind.INTERRUPTED, reason=(self.interrupt_reason or InterruptReason.HUB).value,
                       spoken=response)
             raise
+        except ConnectionError as err:
+            # The satellite went away mid-turn: whether its socket or the link's disconnect notices first,
+            # the person was cut off, not failed by the hub.
+            outcome = TurnOutcome.INTERRUPTED
+            response = self.spoken_text()
+            _LOGGER.info("%s: turn %s ended, satellite lost: %s", self.session.id, self.turn_id, err)
+            self.emit(EventKind.INTERRUPTED, reason=InterruptReason.SATELLITE_LOST.value, spoken=response)
         except Exception as err:
             outcome, error_code = TurnOutcome.ERROR, getattr(err, "code", type(err).__name__)
             _LOGGER.warning("%s: turn %s failed: %s", self.session.id, self.turn_id, err)

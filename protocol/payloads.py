@@ -102,6 +102,7 @@ class InterruptReason(StrEnum):
     SPEECH = "speech"
     COMMAND = "command"
     HUB = "hub"
+    SATELLITE_LOST = "satellite_lost"  # its connection closed mid-turn
 
 
 class Interrupt(Payload):
