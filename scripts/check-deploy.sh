@@ -39,7 +39,7 @@ if [ ! -x .venv-deploy/bin/ansible-lint ] || [ ! -x .venv-deploy/bin/ansible-pla
 fi
 export PATH="$repo/.venv-deploy/bin:$PATH"
 export ANSIBLE_NOCOLOR=1 ANSIBLE_FORCE_COLOR=0 ANSIBLE_STDOUT_CALLBACK=default
-say "tools: $(ansible-playbook --version | head -n 1), $(ansible-lint --version 2>/dev/null | head -n 1 | cut -d' ' -f1-2), $(systemd-analyze --version | head -n 1), mosquitto $(mosquitto -h 2>/dev/null | head -n 1 | awk '{print $3}')"
+say "tools: $(ansible-playbook --version 2>/dev/null | sed -n 1p), $(ansible-lint --version 2>/dev/null | sed -n 1p | cut -d' ' -f1-2), $(systemd-analyze --version | sed -n 1p), mosquitto $(mosquitto -h 2>/dev/null | awk 'NR==1{print $3}')"
 
 tmp=$(mktemp -d)
 broker_pid=""
