@@ -44,7 +44,7 @@ from bench import peers
 from bench.results import write_result
 from common.pcm import resample_pcm
 from satellite.audio.backends import BLOCK_BYTES
-from satellite.dsp.echo import EchoCanceller
+from satellite.dsp.linear_echo import LinearEchoCanceller
 from satellite.dsp.vad import WebRtcSpeechDetector
 from satellite.dsp.wake import WakeDetector
 
@@ -77,7 +77,7 @@ def room_audio(minutes: float, seed: int = 0) -> bytes:
 def cpu_seconds(audio: bytes, gated: bool, echo: bool) -> float:
     wake = WakeDetector("hey_jarvis", 0.5, 2.0, gated=gated)
     vad = WebRtcSpeechDetector(2)
-    aec = EchoCanceller() if echo else None
+    aec = LinearEchoCanceller() if echo else None  # the satellite's default canceller
     silence = bytes(BLOCK_BYTES)
     started = time.process_time()
     for offset in range(0, len(audio) - BLOCK_BYTES + 1, BLOCK_BYTES):

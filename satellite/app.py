@@ -13,7 +13,8 @@ from protocol.topics import SatelliteTopic, Topics
 from satellite.audio.backends import AudioBackend, FileBackend, open_backend
 from satellite.audio.player import Player
 from satellite.core import SatelliteCore
-from satellite.dsp.echo import EchoCanceller
+from satellite.dsp.echo import EchoCanceller, MicCleanup, WebRtcEchoCanceller
+from satellite.dsp.linear_echo import LinearEchoCanceller
 from satellite.dsp.vad import speech_detector
 from satellite.dsp.wake import WakeDetector
 from satellite.mqtt_bridge import SatelliteBridge
@@ -29,9 +30,12 @@ def build_core(settings: SatelliteSettings, player: Player) -> SatelliteCore:
                         gated=settings.wake.vad_gate)
     vad = speech_detector(settings.vad.engine, settings.vad.threshold, settings.vad.aggressiveness)
     barge = settings.barge_in
-    echo = (EchoCanceller(noise_suppression=barge.noise_suppression, auto_gain=barge.auto_gain)
-            if barge.echo_cancel else None)
-    return SatelliteCore(settings, player, wake=wake, vad=vad, echo=echo)
+    echo: EchoCanceller | None = None
+    if barge.echo_cancel:
+        echo = LinearEchoCanceller() if barge.echo_canceller == "linear" else WebRtcEchoCanceller()
+    cleanup = (MicCleanup(noise_suppression=barge.noise_suppression, auto_gain=barge.auto_gain)
+               if barge.noise_suppression or barge.auto_gain else None)
+    return SatelliteCore(settings, player, wake=wake, vad=vad, echo=echo, cleanup=cleanup)
 
 
 class SatelliteApp:

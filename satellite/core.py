@@ -38,7 +38,7 @@ from protocol.wyoming_events import InterruptEvent, TurnStarted
 from satellite import __version__
 from satellite.audio.backends import AudioBackend, AudioBlock
 from satellite.audio.player import Player
-from satellite.dsp.echo import EchoCanceller
+from satellite.dsp.echo import EchoCanceller, MicCleanup
 from satellite.dsp.sounds import SOUNDS, Sound
 from satellite.dsp.vad import EndOfSpeech, SpeechDetector
 from satellite.dsp.wake import WakeDetector, WakeHit
@@ -49,9 +49,9 @@ _LOGGER = logging.getLogger(__name__)
 ANSWER_TIMEOUT_S = 30.0
 """After our end of speech, how long to wait for the hub's answer before an error sound."""
 SPEECH_BARGE_IN_MS = 300.0
+"""Speech over the answer this long counts as a barge-in (when enabled)."""
 ECHO_TAIL_BLOCKS = 25
 """Keep cancelling echo this many 80 ms blocks after playback stops."""
-"""Speech over the answer this long counts as a barge-in (when enabled)."""
 
 
 @dataclass
@@ -76,12 +76,14 @@ class BargeIn:
 
 class SatelliteCore:
     def __init__(self, settings: SatelliteSettings, player: Player, *, wake: WakeDetector,
-                 vad: SpeechDetector, echo: EchoCanceller | None) -> None:
+                 vad: SpeechDetector, echo: EchoCanceller | None,
+                 cleanup: MicCleanup | None = None) -> None:
         self.settings = settings
         self.player = player
         self.wake = wake
         self.vad = vad
         self.echo = echo
+        self.cleanup = cleanup
         self.phase = SatellitePhase.PAUSED
         self.muted = settings.muted
         self.counters = Counters()
@@ -136,6 +138,8 @@ class SatelliteCore:
     async def _on_block(self, block: AudioBlock) -> None:
         self.counters.blocks += 1
         audio = self._cancel_echo(block)
+        if self.cleanup is not None:
+            audio = self.cleanup.process(audio)
         speech = self.vad.is_speech(audio)
         if self._answer_deadline is not None and block.t > self._answer_deadline:
             self._answer_deadline = None
