@@ -291,7 +291,7 @@ async def run(trials: int, seed: int, echo_gain: float) -> str:
         f"Detection -> hub cancelled, median by answer kind: "
         + ", ".join(f"{m} {statistics.median(v):.1f} ms" for m, v in by_mode.items() if v) + ".",
         f"The wake phrase \"Hey Jarvis\" lasts {1000 * wake_s:.0f} ms (piper voice); echo at gain {echo_gain} "
-        "into the microphone, WebRTC AEC on, barge-in wake threshold "
+        f"into the microphone, echo canceller {rig.settings.barge_in.echo_canceller}, barge-in wake threshold "
         f"{rig.settings.barge_in.wake_threshold}. Percentiles are nearest-rank over the trials "
         f"(with {len(results)} trials p99 is the largest but one or the largest). "
         "Playback stopped = the satellite's player emptied; on a sound card the output buffer "
