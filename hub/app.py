@@ -123,7 +123,8 @@ class Hub:
         self.services = TurnServices(
             bus=self.bus, stt=loaded.stt, tts=loaded.tts, llm=loaded.llm, skills=Skills(self.timers),
             settings=TurnSettings(system_prompt=conv.system_prompt, history_turns=conv.history_turns,
-                                  endpoint=self.base_endpoint, early_stt_ms=conv.speculative_stt_ms),
+                                  endpoint=self.base_endpoint, early_stt_ms=conv.speculative_stt_ms,
+                                  first_clause_words=conv.first_clause_words),
             style_for=self.learner.style_for, facts=self.memory.statements, on_user_text=self._user_said,
             on_turn_audio=self._keep_turn_audio,
         )

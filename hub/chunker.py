@@ -5,6 +5,11 @@ brackets and then white space. It does not end after a known abbreviation ("Dr."
 "e.g."), a single initial ("J."), or inside a number ("3.5", "10.30"): those have no space
 after the period or are listed. A run-on longer than ``max_chars`` is cut at a comma or
 space so speech starts anyway.
+
+The first piece of an answer may be shorter: with ``first_clause_words`` set, it also ends at a
+comma, semicolon or colon once it holds that many words, because the person waits for the
+first audio and piper needs time in proportion to the text; later sentences stay whole (they are
+synthesised while the first one plays, and whole sentences sound better).
 """
 
 from __future__ import annotations
@@ -19,12 +24,15 @@ ABBREVIATIONS = frozenset(
     )
 )
 _END = re.compile(r"([.!?]+|\n)([\"'”’)\]]*)(\s+)")
+_CLAUSE_END = re.compile(r"([,;:])(\s+)")
 
 
 class SentenceChunker:
-    def __init__(self, max_chars: int = 200) -> None:
+    def __init__(self, max_chars: int = 200, *, first_clause_words: int = 0) -> None:
         self._buffer = ""
         self._max_chars = max_chars
+        self._first_clause_words = first_clause_words
+        self._emitted = False
 
     def feed(self, text: str) -> list[str]:
         """Add streamed text; return the sentences it completed."""
@@ -43,12 +51,23 @@ class SentenceChunker:
             search_from = 0
             if sentence:
                 sentences.append(sentence)
+        if not sentences and not self._emitted and self._first_clause_words:
+            sentences += self._first_clause()
         if len(self._buffer) > self._max_chars:
             cut = max(self._buffer.rfind(", ", 0, self._max_chars), self._buffer.rfind(" ", 0, self._max_chars))
             if cut > 0:
                 sentences.append(self._buffer[: cut + 1].strip())
                 self._buffer = self._buffer[cut + 1:]
+        self._emitted = self._emitted or bool(sentences)
         return sentences
+
+    def _first_clause(self) -> list[str]:
+        for match in _CLAUSE_END.finditer(self._buffer):
+            clause = self._buffer[: match.end(1)].strip()
+            if len(clause.split()) >= self._first_clause_words:
+                self._buffer = self._buffer[match.end():]
+                return [clause]
+        return []
 
     def flush(self) -> list[str]:
         """The rest, at the end of the stream."""

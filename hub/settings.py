@@ -43,6 +43,9 @@ class ConversationSettings(_Section):
     speculative_stt_ms: int = Field(default=250, ge=0, le=5000,
                                     description="Start transcribing after this much silence, before the end of "
                                                 "speech is decided (0: off), ms")
+    first_clause_words: int = Field(default=4, ge=0, le=50,
+                                    description="Speak the answer's first clause (up to a comma) on its own once it "
+                                                "has this many words, so audio starts sooner (0: whole sentences)")
     arbitration_window_ms: int = Field(default=200, ge=0, le=2000,
                                        description="How long wakes from several rooms are collected, ms")
 

@@ -60,6 +60,7 @@ class TurnSettings:
     """How long past the end of the audio to wait for the satellite's ``played``."""
     max_answer_chars: int = 1000
     early_stt_ms: int = 250
+    first_clause_words: int = 4
     """Start transcribing after this much silence, before end of speech is decided (0: off)."""
 
 
@@ -252,7 +253,7 @@ class Turn:
         return await self._speak(self._sentences(services.llm.stream(request)))
 
     async def _sentences(self, tokens: AsyncIterator[str]) -> AsyncIterator[str]:
-        chunker = SentenceChunker()
+        chunker = SentenceChunker(first_clause_words=self.services.settings.first_clause_words)
         first = True
         written = 0
         try:
