@@ -352,7 +352,7 @@ async def in_process(models: Models, pcm: bytes, silence_ms: int, turn: OurTurn)
 
 # -- the run ---------------------------------------------------------------------------------------------------------
 
-async def run(repeats: int, speculative_stt_ms: int | None = None) -> str:
+async def run(repeats: int, conversation: dict[str, int]) -> str:
     load_before = os.getloadavg()
     logs = Path(tempfile.mkdtemp(prefix="hearth-latency-"))
     stt_port, tts_port = peers.free_port(), peers.free_port()
@@ -361,7 +361,6 @@ async def run(repeats: int, speculative_stt_ms: int | None = None) -> str:
     piper = peers.PeerProcess("wyoming-piper", peers.piper_command(tts_port, logs / "piper-downloads"), tts_port,
                               logs / "wyoming-piper.log")
     (logs / "piper-downloads").mkdir()
-    conversation = {} if speculative_stt_ms is None else {"speculative_stt_ms": speculative_stt_ms}
     settings = HubSettings.model_validate({"mqtt": {"enabled": False}, "wyoming": {"enabled": False},
                                            "data_dir": str(logs / "hub"), "conversation": conversation})
     async with peers.running(whisper, piper):
@@ -498,16 +497,20 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--speculative-stt-ms", type=int, default=None,
                         help="the hub's [conversation] speculative_stt_ms (default: the hub's default)")
+    parser.add_argument("--first-clause-words", type=int, default=None,
+                        help="the hub's [conversation] first_clause_words (default: the hub's default)")
     parser.add_argument("--no-write", action="store_true", help="print only; leave docs/BENCHMARKS.md alone")
     args = parser.parse_args()
+    chosen = {"speculative_stt_ms": args.speculative_stt_ms, "first_clause_words": args.first_clause_words}
+    conversation = {key: value for key, value in chosen.items() if value is not None}
     try:
-        body = asyncio.run(run(args.repeats, args.speculative_stt_ms))
+        body = asyncio.run(run(args.repeats, conversation))
     except peers.PeerMissingError as err:
         raise SystemExit(f"bench.latency: {err}") from None
     if args.no_write:
         print(body)
         return
-    extra = f" --speculative-stt-ms {args.speculative_stt_ms}" if args.speculative_stt_ms is not None else ""
+    extra = "".join(f" --{key.replace('_', '-')} {value}" for key, value in conversation.items())
     write_result("latency", body, command=f"python -m bench.latency --repeats {args.repeats}{extra}")
 
 

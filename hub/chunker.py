@@ -51,8 +51,15 @@ class SentenceChunker:
             search_from = 0
             if sentence:
                 sentences.append(sentence)
-        if not sentences and not self._emitted and self._first_clause_words:
-            sentences += self._first_clause()
+        if not self._emitted and self._first_clause_words:
+            if sentences:  # the whole first sentence came at once: piper still starts sooner on its clause
+                clause, rest = self._first_clause(sentences[0])
+                if clause:
+                    sentences[:1] = [clause, rest.strip()]
+            else:
+                clause, rest = self._first_clause(self._buffer)
+                if clause:
+                    sentences, self._buffer = [clause], rest
         if len(self._buffer) > self._max_chars:
             cut = max(self._buffer.rfind(", ", 0, self._max_chars), self._buffer.rfind(" ", 0, self._max_chars))
             if cut > 0:
@@ -61,13 +68,13 @@ class SentenceChunker:
         self._emitted = self._emitted or bool(sentences)
         return sentences
 
-    def _first_clause(self) -> list[str]:
-        for match in _CLAUSE_END.finditer(self._buffer):
-            clause = self._buffer[: match.end(1)].strip()
+    def _first_clause(self, text: str) -> tuple[str, str]:
+        """(clause, rest) at the first clause end with enough words before it, or ("", text)."""
+        for match in _CLAUSE_END.finditer(text):
+            clause = text[: match.end(1)].strip()
             if len(clause.split()) >= self._first_clause_words:
-                self._buffer = self._buffer[match.end():]
-                return [clause]
-        return []
+                return clause, text[match.end():]
+        return "", text
 
     def flush(self) -> list[str]:
         """The rest, at the end of the stream."""

@@ -61,3 +61,18 @@ def test_a_run_on_without_punctuation_is_cut_so_speech_starts() -> None:
     out = pieces(text, max_chars=60)
     assert all(len(p) <= 60 for p in out)
     assert " ".join(out).split() == text.split()
+
+
+def test_a_first_sentence_that_arrives_at_once_is_still_split_at_its_first_clause() -> None:
+    chunker = SentenceChunker(first_clause_words=4)
+    text = "Sunlight scatters off the air, and blue light scatters the most. So the sky looks blue. "
+    assert chunker.feed(text) == ["Sunlight scatters off the air,", "and blue light scatters the most.",
+                                  "So the sky looks blue."]
+
+
+@pytest.mark.parametrize("piece", [1, 2, 5, 11, 1000])
+def test_no_word_is_lost_or_glued_whatever_the_token_sizes(piece: int) -> None:
+    text = ("Well, the keeper, an old man, climbed the stairs; he lit the lamp: bright. Dr. Lee said 3.5 is fine, "
+            "really. Ships passed, safe, all night")
+    out = [s for _, s in stream(text, SentenceChunker(first_clause_words=4, max_chars=40), piece)]
+    assert " ".join(out).split() == text.split()
