@@ -57,7 +57,9 @@ class VadSettings(_Section):
 
 class BargeInSettings(_Section):
     enabled: bool = Field(default=True, description="Keep listening for the wake word while speaking")
-    on_speech: bool = Field(default=False, description="Also stop when the user speaks over the answer")
+    on_speech: bool = Field(default=False, description="Also stop when the user speaks over the answer (for "
+                                                        "near-field or quiet speakers: over a reverberant room's "
+                                                        "echo the VAD hears the answer itself, bench/echo_wake.py)")
     wake_threshold: float = Field(default=0.7, ge=0.05, le=0.99,
                                   description="Wake score needed while our own answer plays (echo residue "
                                               "scores up to about 0.55; a real wake word over it 0.7-1.0)")
