@@ -17,7 +17,7 @@ from wyoming.timer import TimerCancelled, TimerFinished, TimerStarted
 
 from hub.endpointing import EndpointSettings
 from hub.timers import Timer
-from hub.turn import Turn, TurnServices
+from hub.turn import SatelliteGone, Turn, TurnServices
 from protocol.commands import MuteCommand, VolumeCommand
 from protocol.payloads import DeviceIntent, InterruptReason
 from protocol.wyoming_events import InterruptEvent
@@ -25,10 +25,6 @@ from protocol.wyoming_events import InterruptEvent
 _LOGGER = logging.getLogger(__name__)
 
 Sender = Callable[[Event], Awaitable[None]]
-
-
-class SatelliteGone(ConnectionError):
-    code = "satellite_disconnected"
 
 
 class SatelliteSession:
@@ -73,7 +69,12 @@ class SatelliteSession:
     async def send(self, event: Event) -> None:
         if self._sender is None:
             raise SatelliteGone(f"satellite {self.id} is not connected")
-        await self._sender(event)
+        try:
+            await self._sender(event)
+        except SatelliteGone:
+            raise
+        except ConnectionError as err:  # its socket closed under us: the same as gone, for whoever sent
+            raise SatelliteGone(f"satellite {self.id}: {err}") from err
 
     async def send_error(self, text: str, code: str | None) -> None:
         await self.send(Error(text=text, code=code).event())

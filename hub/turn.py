@@ -42,6 +42,12 @@ if TYPE_CHECKING:
 
 _LOGGER = logging.getLogger(__name__)
 
+class SatelliteGone(ConnectionError):
+    """The turn's satellite is not connected, or its connection closed while the turn spoke to it."""
+
+    code = "satellite_disconnected"
+
+
 AUDIO_STOPPED = object()
 """Put on a turn's audio queue when the satellite sends ``audio-stop`` (it ended speech itself)."""
 
@@ -60,8 +66,9 @@ class TurnSettings:
     """How long past the end of the audio to wait for the satellite's ``played``."""
     max_answer_chars: int = 1000
     early_stt_ms: int = 250
-    first_clause_words: int = 4
     """Start transcribing after this much silence, before end of speech is decided (0: off)."""
+    first_clause_words: int = 4
+    """Speak the answer's first clause alone once it has this many words (0: whole sentences)."""
 
 
 @dataclass
@@ -160,7 +167,7 @@ class Turn:
             self.emit(EventKind.INTERRUPTED, reason=(self.interrupt_reason or InterruptReason.HUB).value,
                       spoken=response)
             raise
-        except ConnectionError as err:
+        except SatelliteGone as err:
             # The satellite went away mid-turn: whether its socket or the link's disconnect notices first,
             # the person was cut off, not failed by the hub.
             outcome = TurnOutcome.INTERRUPTED
