@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from bench.results import write_result
+from bench.results import load_note, write_result
 from common import models
 from common.pcm import level_dbfs, resample_pcm
 from hub.settings import HubSettings
@@ -326,7 +326,7 @@ def run(sentences: int) -> str:
         "The espeak-ng voice is synthetic and far from natural speech: read its column as a robustness check, "
         "not as a prediction for people. Wake clips have 1 s of silence each side; "
         "a hit is at least one detection in the clip.",
-        f"Machine load (1-min average) {load_before[0]:.2f} before, {load_after[0]:.2f} after; STT part {stt_s:.0f} s, "
+        f"{load_note(load_before, load_after)}; STT part {stt_s:.0f} s, "
         f"{time.monotonic() - started:.0f} s in all.",
     ]
     return "\n".join(lines)

@@ -39,7 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.latency import pct
-from bench.results import write_result
+from bench.results import load_note, write_result
 from hub.app import Hub, Models
 from hub.events import EventKind, EventRecorder
 from hub.settings import HubSettings
@@ -299,7 +299,7 @@ async def run(trials: int, seed: int, echo_gain: float) -> str:
         ("Best wake scores in the missed trials: "
          + ", ".join(m.split("best score ")[1].rstrip(")") for m in misses if "best score" in m) + "."
          if any("best score" in m for m in misses) else ""),
-        f"Machine load (1-min average) {load_before[0]:.2f} before, {load_after[0]:.2f} after; "
+        f"{load_note(load_before, load_after)}; "
         f"{time.monotonic() - started:.0f} s.",
     ]
     return "\n".join(lines)

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from bench.results import write_result
+from bench.results import load_note, write_result
 from protocol.audio import MIC_FORMAT
 from satellite.audio.backends import BLOCK_SAMPLES
 from satellite.settings import BargeInSettings
@@ -350,7 +350,7 @@ def report(results: list[tuple[str, str, Outcome]], seconds: float, load_before:
         "on this machine; the wake model adds about 3 % whichever canceller runs. Speech barge-in (`on_speech`, off "
         "by default): the satellite's default VAD on the canceller's output holds speech for 300 ms; self-triggers "
         "on an answer alone, person heard = it fired after the person started (the echo alone may fire it too). "
-        f"Machine load (1-min average) {load_before[0]:.2f} before; {seconds:.0f} s.",
+        f"{load_note(load_before)}; {seconds:.0f} s.",
         "",
         reading(results),
     ]

@@ -16,6 +16,12 @@ def machine() -> str:
     return f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, {platform.system()}"
 
 
+def load_note(before: tuple[float, ...], after: tuple[float, ...] | None = None) -> str:
+    """The machine's 1-minute load around a run (``os.getloadavg()``), for the results' small print."""
+    text = f"Machine load (1-min average) {before[0]:.2f} before"
+    return text if after is None else f"{text}, {after[0]:.2f} after"
+
+
 def write_result(name: str, body: str, command: str) -> None:
     text = RESULTS.read_text() if RESULTS.exists() else HEADER
     section = (f"<!-- {name} -->\n## {name}\n\n`{command}` on {machine()}, "

@@ -33,7 +33,7 @@ from pathlib import Path
 import psutil
 
 from bench.latency import pct
-from bench.results import RESULTS, write_result
+from bench.results import RESULTS, load_note, write_result
 from common.local_broker import MosquittoBroker
 from common.mqtt import MqttLink
 from hub.app import Hub, Models
@@ -237,7 +237,7 @@ async def run(ns: list[int], ks: list[int], min_turns: int, workdir: Path) -> st
         "recognition is one whisper worker (2 threads), served round-robin across rooms, so K simultaneous "
         "turns queue there: the K-th waits for K-1 transcriptions. MQTT counts every message on `voice/#` "
         "(state changes, turn reports, metrics) during the point. RSS is the whole bench process.",
-        f"Machine load (1-min average) {load_before[0]:.2f} before, {load_after[0]:.2f} after "
+        f"{load_note(load_before, load_after)} "
         f"(other work was running on this machine); {time.monotonic() - started:.0f} s in all.",
     ]
     return "\n".join(lines)

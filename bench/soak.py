@@ -24,7 +24,7 @@ from pathlib import Path
 
 from wyoming.timer import TimerCancelled, TimerStarted
 
-from bench.results import write_result
+from bench.results import load_note, write_result
 from common.local_broker import MosquittoBroker
 from hub.app import Models
 from hub.events import EventKind, EventRecorder
@@ -130,7 +130,7 @@ async def soak(minutes: float, workdir: Path) -> str:
         f"{still_connected} connected. Hub closed: {after.tasks} tasks and {after.fds} fds, against "
         f"{before.tasks} and {before.fds} before the satellites and the hub started; RSS {after.rss_mb:.0f} MB.",
         f"The hub's recent state transitions (`hub.states.transitions`) held {transitions} entries at the end.",
-        f"Machine load (1-min average) {load_before[0]:.2f} before, {load_after[0]:.2f} after "
+        f"{load_note(load_before, load_after)} "
         "(other work was running on this machine).",
     ]
     lines += [f"- {f}" for f in failures[:10]]

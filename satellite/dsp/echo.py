@@ -36,6 +36,11 @@ def _webrtc(*, echo: bool, noise_suppression: bool = False, auto_gain: bool = Fa
     return processor
 
 
+def _frames(pcm: bytes) -> range:
+    """Start offsets of the whole 10 ms frames in ``pcm`` (a remainder is dropped, as the blocks are 80 ms)."""
+    return range(0, len(pcm) - FRAME_BYTES + 1, FRAME_BYTES)
+
+
 class WebRtcEchoCanceller:
     def __init__(self, *, delay_ms: int = 0) -> None:
         self._ap = _webrtc(echo=True)
@@ -43,7 +48,7 @@ class WebRtcEchoCanceller:
 
     def process(self, mic: bytes, played: bytes) -> bytes:
         out = bytearray()
-        for start in range(0, len(mic) - FRAME_BYTES + 1, FRAME_BYTES):
+        for start in _frames(mic):
             self._ap.process_reverse_stream(played[start:start + FRAME_BYTES])
             out += self._ap.process_stream(mic[start:start + FRAME_BYTES])
         return bytes(out)
@@ -56,7 +61,4 @@ class MicCleanup:
         self._ap = _webrtc(echo=False, noise_suppression=noise_suppression, auto_gain=auto_gain)
 
     def process(self, mic: bytes) -> bytes:
-        out = bytearray()
-        for start in range(0, len(mic) - FRAME_BYTES + 1, FRAME_BYTES):
-            out += self._ap.process_stream(mic[start:start + FRAME_BYTES])
-        return bytes(out)
+        return b"".join(self._ap.process_stream(mic[start:start + FRAME_BYTES]) for start in _frames(mic))
