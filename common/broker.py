@@ -1,15 +1,24 @@
-"""Broker access rules: who may read and write which part of the topic tree.
+"""Broker access rules, in one place: who may read and write which part of the topic tree.
 
-The ACL is generated from device roles so it always matches ``protocol.topics``:
+Everything that writes an ACL renders it here: the test and demo broker
+(``common/local_broker.py``), ``hearth-broker`` (``common/broker_admin.py``) and the Ansible
+broker role (its ``hearth_acl`` filter imports this module); docs/security.md's table is
+:func:`permission_table`, checked by a test. Rules follow the device roles, so they match
+``protocol.topics``:
 
 - the hub reads and writes the whole tree and publishes Home Assistant discovery;
-- Home Assistant reads everything and may command satellites and the hub;
+- Home Assistant reads everything, may command satellites and the hub, and owns its own tree;
 - a monitor only reads;
-- a satellite writes only below its own ``satellite/<id>/`` and reads only its own commands.
+- a satellite writes only below its own ``satellite/<id>/`` (its login is its id, so it cannot
+  write another room's topics) and reads only its own commands and conversation state.
+
+``hub``, ``homeassistant`` and ``monitor`` are reserved: no satellite may be called that (it would
+be given the service's login), and every tool refuses them.
 """
 
 from __future__ import annotations
 
+import os
 import subprocess
 from dataclasses import dataclass
 from enum import StrEnum
@@ -23,6 +32,13 @@ class Role(StrEnum):
     HOME_ASSISTANT = "homeassistant"
     MONITOR = "monitor"
     SATELLITE = "satellite"
+    DEVICE_BRIDGE = "device-bridge"
+    """Zigbee2MQTT, Tasmota, ESPHome...: publishes Home Assistant discovery and its devices' state."""
+
+
+DEVICE_TOPIC_TREES = ("zigbee2mqtt/#", "tasmota/#", "cmnd/#", "stat/#", "tele/#", "esphome/#", "shellies/#")
+"""Where MQTT devices that publish discovery take commands and report state (their makers' defaults):
+the hub reads and commands them there (hub/home/mqtt_devices.py), a device bridge owns them."""
 
 
 @dataclass(frozen=True)
@@ -31,44 +47,96 @@ class Device:
     role: Role
 
 
+SERVICE_USERS: dict[str, Role] = {"hub": Role.HUB, "homeassistant": Role.HOME_ASSISTANT, "monitor": Role.MONITOR}
+"""The logins every house has besides its satellites (``hearth-broker init`` creates them)."""
+RESERVED_NAMES = frozenset(SERVICE_USERS) | {ALL_SATELLITES}
+
+
+class ReservedNameError(ValueError):
+    pass
+
+
+def satellite_name(name: str) -> str:
+    """``name`` if it may be a satellite (and so an MQTT login), else :class:`ReservedNameError`/``TopicError``."""
+    if name in RESERVED_NAMES:
+        raise ReservedNameError(f"{name!r} is reserved ({', '.join(sorted(RESERVED_NAMES))}): "
+                                f"a satellite with that name would get that login")
+    return validate_device_id(name)
+
+
+@dataclass(frozen=True)
+class Grant:
+    access: str
+    """``read``, ``write`` or ``readwrite`` (Mosquitto's words)."""
+    topic: str
+
+
+def grants(device: Device, topics: Topics) -> list[Grant]:
+    """What one device may do, as (access, topic filter) pairs."""
+    base = topics.base
+    if device.role is Role.HUB:
+        return ([Grant("readwrite", topics.everything()), Grant("readwrite", f"{HA_DISCOVERY_PREFIX}/#")]
+                + [Grant("readwrite", tree) for tree in DEVICE_TOPIC_TREES])
+    if device.role is Role.DEVICE_BRIDGE:
+        return [Grant("readwrite", f"{HA_DISCOVERY_PREFIX}/#")] + [Grant("readwrite", tree) for tree in DEVICE_TOPIC_TREES]
+    if device.role is Role.HOME_ASSISTANT:
+        return [
+            Grant("read", topics.everything()),
+            Grant("write", f"{base}/command/#"),
+            Grant("write", topics.hub(HubTopic.COMMAND)),
+            Grant("readwrite", f"{HA_DISCOVERY_PREFIX}/#"),
+        ]
+    if device.role is Role.MONITOR:
+        return [Grant("read", topics.everything()), Grant("read", HA_STATUS_TOPIC)]
+    user = satellite_name(device.username)
+    return [
+        Grant("write", topics.satellite_subtree(user)),
+        Grant("read", topics.command(user)),
+        Grant("read", topics.command(ALL_SATELLITES)),
+        Grant("read", f"{base}/conversation/{user}/#"),
+    ]
+
+
 def acl_lines(device: Device, topics: Topics) -> list[str]:
     """Mosquitto ACL lines for one device."""
-    user = device.username
-    lines = [f"user {user}"]
-    if device.role is Role.HUB:
-        lines += [f"topic readwrite {topics.everything()}", f"topic readwrite {HA_DISCOVERY_PREFIX}/#"]
-    elif device.role is Role.HOME_ASSISTANT:
-        lines += [
-            f"topic read {topics.everything()}",
-            f"topic write {topics.base}/command/#",
-            f"topic write {topics.hub(HubTopic.COMMAND)}",
-            f"topic readwrite {HA_DISCOVERY_PREFIX}/#",
-        ]
-    elif device.role is Role.MONITOR:
-        lines += [f"topic read {topics.everything()}", f"topic read {HA_STATUS_TOPIC}"]
-    else:
-        validate_device_id(user)
-        lines += [
-            f"topic write {topics.satellite_subtree(user)}",
-            f"topic read {topics.command(user)}",
-            f"topic read {topics.command(ALL_SATELLITES)}",
-        ]
-    return lines
+    return [f"user {device.username}"] + [f"topic {g.access} {g.topic}" for g in grants(device, topics)]
 
 
 def render_acl(devices: list[Device], topics: Topics) -> str:
-    blocks = ["# Generated by hearth (common/broker.py); one block per device.\n"]
+    blocks = ["# Generated by hearth (common/broker.py); one block per device. A login without a\n"
+              "# block may connect but can neither publish nor subscribe.\n"]
     for device in sorted(devices, key=lambda d: (d.role != Role.HUB, d.username)):
         blocks.append("\n".join(acl_lines(device, topics)) + "\n")
     return "\n".join(blocks)
 
 
+def house_devices(satellites: list[str] | tuple[str, ...]) -> list[Device]:
+    """The service logins plus one per satellite (reserved or invalid names refused)."""
+    return ([Device(u, r) for u, r in SERVICE_USERS.items()]
+            + [Device(satellite_name(s), Role.SATELLITE) for s in sorted(set(satellites))])
+
+
+def permission_table(topics: Topics) -> str:
+    """The Markdown table of docs/security.md, from the same grants."""
+    examples = [Device("hub", Role.HUB), Device("homeassistant", Role.HOME_ASSISTANT), Device("monitor", Role.MONITOR),
+                Device("kitchen", Role.SATELLITE)]
+    rows = ["| user | may read | may write |", "|---|---|---|"]
+    for device in examples:
+        given = grants(device, topics)
+        read = ", ".join(f"`{g.topic}`" for g in given if "read" in g.access) or "nothing"
+        write = ", ".join(f"`{g.topic}`" for g in given if "write" in g.access) or "nothing"
+        name = "a satellite, e.g. `kitchen`" if device.role is Role.SATELLITE else f"`{device.username}`"
+        rows.append(f"| {name} | {read} | {write} |")
+    return "\n".join(rows) + "\n"
+
+
 def set_password(password_file: Path, username: str, password: str) -> None:
-    """Add or replace one user in a Mosquitto password file (hashed by ``mosquitto_passwd``)."""
+    """Add or replace one user in a Mosquitto password file (hashed by ``mosquitto_passwd``), mode 0600."""
     args = ["mosquitto_passwd", "-b", str(password_file), username, password]
     if not password_file.exists():
-        args.insert(1, "-c")
+        password_file.touch(mode=0o600)
     subprocess.run(args, check=True, capture_output=True)
+    os.chmod(password_file, 0o600)
 
 
 def remove_user(password_file: Path, username: str) -> None:

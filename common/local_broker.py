@@ -1,8 +1,9 @@
 """A throwaway Mosquitto started from the repository's own ``mosquitto.conf``.
 
 Used by the tests and the demo. Only the listener port and the file paths are rewritten;
-authentication, the ACL and persistence are exactly what production runs. Each device gets
-a generated password.
+authentication, client ids, the ACL and persistence (autosave after every change) are exactly
+what production runs. Each device gets a generated password; the ACL comes from the same
+renderer as ``hearth-broker`` and Ansible (:mod:`common.broker`).
 """
 
 from __future__ import annotations
@@ -90,7 +91,6 @@ class MosquittoBroker:
             r"^acl_file .*$": f"acl_file {self.workdir / 'acl'}",
             r"^persistence_location .*$": f"persistence_location {self.workdir / 'data'}/",
             r"^listener 1883$": f"listener {self.port} 127.0.0.1",
-            r"^autosave_interval .*$": "autosave_interval 1",
         }
         for pattern, replacement in replacements.items():
             conf, count = re.subn(pattern, replacement, conf, flags=re.MULTILINE)

@@ -24,6 +24,16 @@ S = TypeVar("S", bound=BaseModel)
 _UNSET = object()
 
 
+class _AppendToUnset(argparse.Action):
+    """``append`` that starts a fresh list: the shared ``_UNSET`` default is not a list to append to."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: str | None = None) -> None:
+        current = getattr(namespace, self.dest, _UNSET)
+        items: list[Any] = [] if current is _UNSET else list(typing.cast(list[Any], current))
+        setattr(namespace, self.dest, [*items, values])
+
+
 def _is_model(tp: Any) -> bool:
     return isinstance(tp, type) and issubclass(tp, BaseModel)
 
@@ -65,7 +75,7 @@ def _add_fields(parser: argparse.ArgumentParser, model: type[BaseModel], prefix:
         if isinstance(annotation, type) and issubclass(annotation, Enum):
             kwargs["choices"] = [m.value for m in annotation]
         if typing.get_origin(annotation) in (list, tuple):
-            kwargs["action"] = "append"
+            kwargs["action"] = _AppendToUnset
             kwargs["metavar"] = name.upper().rstrip("S")
         else:
             kwargs["metavar"] = name.upper()

@@ -9,6 +9,7 @@ from common.models import ModelMissingError
 from common.process import setup_logging, stop_on_signals
 from common.settings import exit_with, parse_settings
 from satellite.audio.backends import AudioError
+from satellite.server import PortBusyError
 from satellite.settings import SatelliteSettings
 
 DESCRIPTION = "Hearth satellite: wake word, VAD, echo cancellation and audio for one room; a Wyoming server."
@@ -19,7 +20,7 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging(settings.log_level)
     try:
         return asyncio.run(_run(settings))
-    except (ModelMissingError, AudioError) as err:
+    except (ModelMissingError, AudioError, PortBusyError) as err:
         exit_with(f"satellite: {err}", 1)
     except KeyboardInterrupt:
         return 0

@@ -32,7 +32,7 @@ from wyoming.timer import TimerFinished
 from wyoming.vad import VoiceStopped
 
 from common.wyoming_peer import WyomingPeer
-from protocol.audio import MIC_FORMAT
+from protocol.audio import MIC_FORMAT, AudioFormatError, check_audio
 from protocol.payloads import InterruptReason, SatellitePhase
 from protocol.wyoming_events import InterruptEvent, TurnStarted
 from satellite import __version__
@@ -52,6 +52,9 @@ SPEECH_BARGE_IN_MS = 300.0
 """Speech over the answer this long counts as a barge-in (when enabled)."""
 ECHO_TAIL_BLOCKS = 25
 """Keep cancelling echo this many 80 ms blocks after playback stops."""
+DRIVER_IDLE_S = 60.0
+"""A driver heard from within this long keeps the satellite (our hub pings every 5 s); after it, a
+new connection may replace a driver whose connection died without closing."""
 
 
 @dataclass
@@ -95,6 +98,8 @@ class SatelliteCore:
         self.on_wake: Callable[[WakeHit, bool], None] = lambda hit, during_playback: None
         self.on_interrupt: Callable[[InterruptReason, str | None], None] = lambda reason, turn_id: None
         self._peer: WyomingPeer | None = None
+        self._peer_heard = 0.0
+        self.refused_drivers = 0
         self._eos: EndOfSpeech | None = None
         self._discarding = False
         self._speech_over_answer_ms = 0.0
@@ -261,14 +266,28 @@ class SatelliteCore:
 
     # -- the hub connection ----------------------------------------------------------------
     async def serve_hub(self, peer: WyomingPeer) -> None:
-        """Run one hub connection until it closes; a newer connection replaces an older one."""
-        old, self._peer = self._peer, peer
+        """Run one driver's connection until it closes. One driver at a time: while the current one
+        is alive (heard from within ``DRIVER_IDLE_S``), a second is refused with a Wyoming ``error``
+        (code ``already_driven``) instead of taking the microphone; ``[wyoming] takeover`` makes the
+        newest connection win instead."""
+        old = self._peer
         if old is not None:
-            _LOGGER.info("a new hub connection replaces %s", old.label)
+            silent_s = time.monotonic() - self._peer_heard
+            if not (self.settings.wyoming.takeover or old.closed or silent_s > DRIVER_IDLE_S):
+                self.refused_drivers += 1
+                _LOGGER.warning("refused %s: driven by %s (heard %.0f s ago)", peer.label, old.label, silent_s)
+                with contextlib.suppress(ConnectionError):
+                    await peer.send(Error(text=f"{self.name} is driven by {old.label}", code="already_driven").event())
+                return
+            _LOGGER.info("%s replaces %s (%s)", peer.label, old.label,
+                         "takeover" if self.settings.wyoming.takeover else f"silent for {silent_s:.0f} s")
+            self._peer = None
             await old.close()
+        self._peer, self._peer_heard = peer, time.monotonic()
         _LOGGER.info("hub connected: %s", peer.label)
         try:
             while (event := await peer.read()) is not None:
+                self._peer_heard = time.monotonic()
                 try:
                     await self.handle_hub_event(event)
                 except Exception:  # a bad event from the hub must not drop the connection
@@ -301,11 +320,16 @@ class SatelliteCore:
         kind = event.type
         if AudioChunk.is_type(kind):
             if not self._discarding and self.phase is SatellitePhase.PLAYING:
-                chunk = AudioChunk.from_event(event)
-                if chunk.width != 2 or chunk.channels != 1:
-                    await self._send(Error(text="answer audio must be 16-bit mono", code="bad_audio_format").event())
+                data, audio = event.data or {}, event.payload or b""
+                try:
+                    fmt = check_audio(data.get("rate"), data.get("width"), data.get("channels"), len(audio))
+                    if fmt.channels != 1:
+                        raise AudioFormatError("answer audio must be mono")
+                except AudioFormatError as err:
+                    _LOGGER.warning("refused answer audio: %s", err)
+                    await self._send(Error(text=str(err), code=err.code).event())
                     return
-                self.player.add(chunk.audio, chunk.rate)
+                self.player.add(audio, fmt.rate)
         elif AudioStart.is_type(kind):
             self._discarding = False
             self._answer_deadline = None
@@ -363,6 +387,16 @@ class SatelliteCore:
         task = asyncio.ensure_future(self._send(Played().event()))
         self._background.add(task)
         task.add_done_callback(self._background.discard)
+
+    async def drop_driver(self, reason: str) -> str | None:
+        """A deliberate take-over (a ``take_over`` command): close the current driver's connection so the
+        next one is accepted; returns who was dropped."""
+        peer = self._peer
+        if peer is None or peer.closed:
+            return None
+        _LOGGER.warning("dropping %s: %s", peer.label, reason)
+        await peer.close()  # serve_hub's loop ends and pauses us until the next driver runs us
+        return peer.label
 
     async def close(self) -> None:
         peer, self._peer = self._peer, None

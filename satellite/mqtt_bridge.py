@@ -1,4 +1,9 @@
-"""The satellite on MQTT: announce (retained, last will), state, wakes, interrupts, metrics; obeys commands."""
+"""The satellite on MQTT: announce (retained, last will), state, wakes, interrupts, metrics; obeys commands.
+
+Commands pass through :class:`common.command_intake.CommandIntake` first: each id runs once,
+retained and malformed commands are refused with an ``error`` result, and every result is
+published as ``essential`` (the link holds incoming commands rather than drop a result).
+"""
 
 from __future__ import annotations
 
@@ -12,14 +17,18 @@ from typing import Any
 
 import psutil
 
-from common.mqtt import MqttLink
+from common import models
+from common.command_intake import CommandIntake, Refusal
+from common.mqtt import Delivery, MqttLink
 from protocol.commands import (
     SATELLITE_OWNED,
     MuteCommand,
     StartConversationCommand,
     StopCommand,
+    TakeOverCommand,
     TuneCommand,
     VolumeCommand,
+    WakeWordCommand,
 )
 from protocol.payloads import (
     CommandResult,
@@ -35,7 +44,7 @@ from protocol.payloads import (
 from protocol.topics import ALL_SATELLITES, SatelliteTopic
 from satellite import __version__
 from satellite.core import SatelliteCore
-from satellite.dsp.wake import WakeHit
+from satellite.dsp.wake import WakeDetector, WakeHit
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -58,8 +67,9 @@ class SatelliteBridge:
         self._wyoming_port = wyoming_port
         self._frames_dropped = frames_dropped
         self._process = psutil.Process()
-        link.subscribe(self.topics.command(self.id), self._on_command)
-        link.subscribe(self.topics.command(ALL_SATELLITES), self._on_command)
+        self.intake = CommandIntake(self.topics, SATELLITE_OWNED, answer_unreadable=True)
+        link.subscribe_deliveries(self.topics.command(self.id), self._on_delivery)
+        link.subscribe_deliveries(self.topics.command(ALL_SATELLITES), self._on_delivery)
         core.on_phase = self._on_phase
         core.on_wake = self._on_wake
         core.on_interrupt = self._on_interrupt
@@ -73,8 +83,10 @@ class SatelliteBridge:
         self.link.publish(self._topic(SatelliteTopic.ANNOUNCE), SatelliteAnnounce(
             satellite=self.id, name=self.core.name, area=s.area or self.id,
             wyoming_uri=f"tcp://{host}:{self._wyoming_port}", software=f"hearth-satellite {__version__}",
-            wake_words=[self.core.wake.wake_word],
-            capabilities=["barge_in", "echo_cancel", "timers", "mute", "volume", "start_conversation"],
+            wake_words=[self.core.wake.wake_word], wake_word_options=list(models.WAKE_WORDS),
+            # What Home Assistant may ask of it over MQTT (protocol/discovery.py makes entities from these).
+            capabilities=["barge_in", "echo_cancel", "timers", "mute", "volume", "start_conversation", "wake_word",
+                          "take_over"],
         ), retain=True)
         self.publish_state()
 
@@ -114,7 +126,14 @@ class SatelliteBridge:
         self.link.publish(self._topic(SatelliteTopic.RESULT), CommandResult(
             id=command.id, command=command.command, target=self.id, handled_by=self.id, status=status,
             code=code, message=message,
-        ))
+        ), essential=True)
+
+    async def _on_delivery(self, delivery: Delivery) -> None:
+        taken = self.intake.take(delivery)
+        if isinstance(taken, Refusal):
+            self._result(taken, ResultStatus.ERROR, taken.code, taken.message)
+        elif taken is not None:
+            await self._on_command(delivery.topic, taken)
 
     async def _on_command(self, topic: str, command: Any) -> None:
         if command.command not in SATELLITE_OWNED:
@@ -145,3 +164,28 @@ class SatelliteBridge:
             _LOGGER.info("tuned: wake threshold %.2f, end-of-speech silence %d ms", core.wake.threshold,
                          core.silence_ms)
             self._result(command, ResultStatus.DONE)
+        elif isinstance(command, WakeWordCommand):
+            await self._switch_wake_word(command)
+        elif isinstance(command, TakeOverCommand):
+            dropped = await core.drop_driver(f"taken over on command from {command.sender or 'an unnamed sender'}")
+            self._result(command, ResultStatus.DONE, message=f"dropped {dropped}" if dropped else "nobody drove it")
+
+    async def _switch_wake_word(self, command: WakeWordCommand) -> None:
+        core = self.core
+        if command.wake_word not in models.WAKE_WORDS:
+            self._result(command, ResultStatus.ERROR, "unknown_wake_word",
+                         f"{command.wake_word!r} is not one of {', '.join(models.WAKE_WORDS)}")
+            return
+        if command.wake_word == core.wake.wake_word:
+            self._result(command, ResultStatus.DONE, message="already listening for it")
+            return
+        old = core.wake
+        try:  # loading a model takes a moment: not on the event loop, and the old one listens meanwhile
+            core.wake = await asyncio.to_thread(WakeDetector, command.wake_word, old.threshold, old.refractory_s,
+                                                gated=old.gated)
+        except (OSError, ValueError) as err:
+            self._result(command, ResultStatus.ERROR, "load_failed", f"cannot load {command.wake_word}: {err}")
+            return
+        _LOGGER.info("wake word is now %s (was %s)", core.wake.wake_word, old.wake_word)
+        self.announce()  # the hub re-publishes discovery from it: the select and wake events follow
+        self._result(command, ResultStatus.DONE)

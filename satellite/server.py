@@ -1,9 +1,16 @@
-"""The satellite's Wyoming server: the hub (or Home Assistant) connects here, as to wyoming-satellite."""
+"""The satellite's Wyoming server: the hub (or Home Assistant) connects here, as to wyoming-satellite.
+
+Wyoming has no authentication, and whoever drives a satellite hears its microphone, so the port
+serves only its owner: an allow list that, when not configured, holds this machine and the MQTT
+broker's host (where the hub runs); and one driver at a time (:meth:`SatelliteCore.serve_hub`).
+"""
 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
+import socket
 
 from wyoming.error import Error
 
@@ -15,20 +22,52 @@ from satellite.settings import WyomingSettings
 _LOGGER = logging.getLogger(__name__)
 
 
+class PortBusyError(RuntimeError):
+    """The Wyoming port cannot be bound; one line for the person starting the satellite."""
+
+
 class WyomingServer:
     def __init__(self, settings: WyomingSettings, core: SatelliteCore) -> None:
         self.settings = settings
         self.core = core
         self.port = settings.port
         self.refused = 0
+        self.allowed: frozenset[str] | None = None
+        """Addresses that may connect; None: everyone."""
         self._server: asyncio.Server | None = None
         self._connections: set[asyncio.Task[None]] = set()
 
+    async def _allow_list(self) -> frozenset[str] | None:
+        allow = self.settings.allow
+        if "any" in allow:
+            return None
+        if allow:
+            return frozenset(_normal(a) for a in allow)
+        mqtt = self.core.settings.mqtt
+        if not mqtt.enabled:
+            _LOGGER.warning("Wyoming port open to every address: no [wyoming] allow and no MQTT broker to take "
+                            "the hub's address from")
+            return None
+        addresses = {"127.0.0.1", "::1"}
+        try:
+            infos = await asyncio.get_running_loop().getaddrinfo(mqtt.host, None, type=socket.SOCK_STREAM)
+            addresses |= {_normal(str(info[4][0])) for info in infos}
+        except OSError as err:
+            _LOGGER.warning("cannot resolve the MQTT host %r for the Wyoming allow list (%s): only this machine "
+                            "may connect until it resolves; set [wyoming] allow", mqtt.host, err)
+        return frozenset(addresses)
+
     async def start(self) -> None:
-        self._server = await asyncio.start_server(self._accept, self.settings.host, self.settings.port,
-                                                  limit=stream_limit())
+        self.allowed = await self._allow_list()
+        try:
+            self._server = await asyncio.start_server(self._accept, self.settings.host, self.settings.port,
+                                                      limit=stream_limit())
+        except OSError as err:
+            raise PortBusyError(f"cannot listen for Wyoming on {self.settings.host}:{self.settings.port}: "
+                                f"{err.strerror or err} (is another satellite running?)") from None
         self.port = self._server.sockets[0].getsockname()[1]
-        _LOGGER.info("Wyoming satellite server on %s:%d", self.settings.host, self.port)
+        _LOGGER.info("Wyoming satellite server on %s:%d, open to %s", self.settings.host, self.port,
+                     "everyone" if self.allowed is None else ", ".join(sorted(self.allowed)))
 
     async def close(self) -> None:
         if self._server is not None:
@@ -41,10 +80,10 @@ class WyomingServer:
         task = asyncio.current_task()
         assert task is not None
         self._connections.add(task)
-        host = (writer.get_extra_info("peername") or ("?",))[0]
+        host = _normal(str((writer.get_extra_info("peername") or ("?",))[0]))
         peer = WyomingPeer(reader, writer, f"hub {host}")
         try:
-            if self.settings.allow and host not in self.settings.allow:
+            if self.allowed is not None and host not in self.allowed:
                 self.refused += 1
                 _LOGGER.warning("refused Wyoming connection from %s: not in the allow list", host)
                 await peer.send(Error(text="not allowed", code="not_allowed").event())
@@ -53,3 +92,14 @@ class WyomingServer:
         finally:
             await peer.close()
             self._connections.discard(task)
+
+
+def _normal(address: str) -> str:
+    """One spelling per address: IPv4 seen through an IPv6 socket (::ffff:a.b.c.d) as plain IPv4."""
+    try:
+        ip = ipaddress.ip_address(address.split("%")[0])
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return str(ip.ipv4_mapped)
+    return str(ip)

@@ -17,7 +17,12 @@ class _Section(BaseModel):
 class WyomingSettings(_Section):
     host: str = Field(default="0.0.0.0", description="Address to listen on for the hub (or Home Assistant)")
     port: int = Field(default=10700, ge=0, le=65535, description="TCP port (0: any free port)")
-    allow: list[str] = Field(default_factory=list, description="Hub addresses allowed to connect; empty: any")
+    allow: list[str] = Field(default_factory=list,
+                             description="Addresses allowed to connect ('any': everyone); empty: this machine and "
+                                         "the MQTT broker's host (where the hub runs), or everyone without MQTT")
+    takeover: bool = Field(default=False, description="A new connection replaces the current driver (newest wins); "
+                                                      "off: a second driver is refused with a Wyoming error "
+                                                      "'already_driven' while the first is alive")
 
 
 class AudioSettings(_Section):
