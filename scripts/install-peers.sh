@@ -6,6 +6,9 @@
 #   .venv-peers/faster-whisper  wyoming-faster-whisper 3.8.1
 #   .venv-peers/piper           wyoming-piper 2.5.2
 #   .venv-peers/bench           wyoming-bench 2026.10.0
+#   .venv-peers/ha-2024.3       Home Assistant 2024.3.3 on Python 3.11 (the tests' oldest HA)
+#   .venv-peers/ha-current      Home Assistant 2025.4.4 on pyenv's Python 3.13 (the newest that installs here)
+# Usage: scripts/install-peers.sh [NAME...]   (no NAME: all of them; scripts/install.sh asks for the HA ones)
 # Idempotent: a venv whose stamp file matches this script is left alone. Never touches .venv/.
 # No model weights are downloaded: the benches point the servers at the files our model packages ship.
 set -euo pipefail
@@ -35,15 +38,79 @@ peer() {
   touch "$stamp"
 }
 
-peer satellite wyoming_satellite "wyoming-satellite==1.0.0"
-peer faster-whisper wyoming_faster_whisper "wyoming-faster-whisper==3.8.1"
-peer piper wyoming_piper "wyoming-piper==2.5.2"
-peer bench wyoming_bench "wyoming-bench==2026.10.0"
+# wanted NAME: true when NAME was asked for on the command line, or nothing was.
+wanted() {
+  ((${#selected[@]} == 0)) && return 0
+  local n
+  for n in "${selected[@]}"; do [ "$n" = "$1" ] && return 0; done
+  return 1
+}
+selected=("$@")
+
+# ha_peer NAME PYTHON VERSION [PIP-ARGS...]: Home Assistant VERSION in .venv-peers/NAME, installed
+# against HA's own package_constraints.txt (without it pip backtracks for minutes), plus the
+# requirements of exactly the integrations tests/ha_peer.py configures, so HA runs with --skip-pip
+# and never installs anything while a test runs.
+ha_peer() {
+  local name=$1 python=$2 version=$3
+  shift 3
+  local dir=.venv-peers/$name
+  local id
+  id=$(cat scripts/install-peers.sh tests/ha_peer.py | sha256sum | cut -c1-16)
+  if [ -f "$dir/.hearth-peer-$id" ] && "$dir/bin/python" -c "import homeassistant.const, hassil" 2>/dev/null; then
+    say "$name (Home Assistant $version) up to date"
+    return
+  fi
+  local start
+  start=$(date +%s)
+  say "$name: Home Assistant $version on $("$python" --version) (about 2 minutes the first time)"
+  [ -x "$dir/bin/python" ] || "$python" -m venv "$dir"
+  local pip=("$dir/bin/python" -m pip install -q --disable-pip-version-check)
+  "${pip[@]}" --no-deps "homeassistant==$version"
+  local constraints
+  constraints=$("$dir/bin/python" -c 'import importlib.util, pathlib; print(pathlib.Path(importlib.util.find_spec("homeassistant").origin).parent / "package_constraints.txt")')
+  "${pip[@]}" "homeassistant==$version" "$@" -c "$constraints"
+  local reqtext reqs
+  reqtext=$("$dir/bin/python" tests/ha_peer.py requirements)
+  mapfile -t reqs <<<"$reqtext"
+  say "$name: integration requirements ${reqs[*]}"
+  "${pip[@]}" "${reqs[@]}" -c "$constraints"
+  "$dir/bin/python" -c "import homeassistant.const, hassil"
+  rm -f "$dir"/.hearth-peer-*
+  touch "$dir/.hearth-peer-$id"
+  say "$name installed in $(( $(date +%s) - start ))s"
+}
+
+# The newest CPython 3.13 pyenv has (Home Assistant 2025.2+ needs 3.13); empty when there is none.
+python313() {
+  local p
+  for p in "${PYENV_ROOT:-$HOME/.pyenv}"/versions/3.13.*/bin/python3.13; do
+    [ -x "$p" ] && echo "$p"
+  done | sort -V | tail -n 1
+}
+
+wanted satellite && peer satellite wyoming_satellite "wyoming-satellite==1.0.0"
+wanted faster-whisper && peer faster-whisper wyoming_faster_whisper "wyoming-faster-whisper==3.8.1"
+wanted piper && peer piper wyoming_piper "wyoming-piper==2.5.2"
+wanted bench && peer bench wyoming_bench "wyoming-bench==2026.10.0"
+
+# josepy 2 dropped what HA 2024.3's acme imports.
+wanted ha-2024.3 && ha_peer ha-2024.3 "$PYTHON" 2024.3.3 "josepy<2"
+if wanted ha-current; then
+  py13=$(python313)
+  if [ -n "$py13" ]; then
+    ha_peer ha-current "$py13" 2025.4.4
+  else
+    say "ha-current skipped: no Python 3.13 under pyenv (tests on the current Home Assistant will be skipped)"
+  fi
+fi
 
 # wyoming-openwakeword pins a nightly tflite build that PyPI no longer serves: its own dependencies
 # are installed by hand (the released tflite-runtime 2.14.0 needs numpy<2), then the server with --no-deps.
 ow=.venv-peers/openwakeword
-if [ ! -f "$ow/.hearth-peer-$stamp_id" ] || ! "$ow/bin/python" -c "import wyoming_openwakeword, tflite_runtime.interpreter" 2>/dev/null; then
+if ! wanted openwakeword; then
+  :
+elif [ ! -f "$ow/.hearth-peer-$stamp_id" ] || ! "$ow/bin/python" -c "import wyoming_openwakeword, tflite_runtime.interpreter" 2>/dev/null; then
   peer openwakeword wyoming "wyoming==1.2.0" "numpy<2" "tflite-runtime==2.14.0"
   rm -f "$ow"/.hearth-peer-*
   "$ow/bin/python" -m pip install -q --disable-pip-version-check --no-deps "wyoming-openwakeword==1.8.2"

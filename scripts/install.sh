@@ -29,6 +29,11 @@ if [ ! -x .venv/bin/python ]; then
 fi
 PIP=(.venv/bin/python -m pip --disable-pip-version-check)
 
+# Real Home Assistant for the home-control tests (tests/ha_peer.py), each in its own venv under .venv-peers/:
+# 2024.3.3 on Python 3.11 and 2025.4.4 on pyenv's Python 3.13. About 1 and 2 minutes the first time;
+# checked on every run (a few seconds), since the .venv stamp below says nothing about .venv-peers/.
+bash scripts/install-peers.sh ha-2024.3 ha-current
+
 stamp=".venv/.hearth-installed-$(sha256sum pyproject.toml scripts/install.sh | sha256sum | cut -c1-16)"
 if [ -f "$stamp" ]; then
   say "Python packages up to date"
