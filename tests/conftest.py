@@ -44,3 +44,12 @@ def speech(hub_models):
     from tests.audio_fixtures import SpeechMaker
 
     return SpeechMaker(hub_models.tts)
+
+
+@pytest.fixture(scope="session", params=["2024.3", "current"], ids=["ha-2024.3", "ha-current"])
+def home_assistant(request):
+    """A real, onboarded Home Assistant with the test home (tests/ha_peer.py), once per version per run."""
+    from tests.ha_peer import start_home_assistant
+
+    with start_home_assistant(request.param) as peer:
+        yield peer
