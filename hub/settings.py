@@ -27,11 +27,22 @@ class ModelSettings(_Section):
     stt_threads: int = Field(default=2, ge=1, le=64, description="CPU threads for speech recognition")
     stt_queue: int = Field(default=32, ge=1, description="Utterances waiting for recognition before refusing")
     llm: Literal["local", "openai"] = Field(default="local", description="local llama.cpp or an OpenAI-compatible server")
+    llm_path: Path | None = Field(
+        default=None, description="A GGUF file to run instead of the shipped gemma 3 270M base model; one whose "
+                                  "metadata has a chat template is driven through it (an instruct model)")
     llm_threads: int = Field(default=2, ge=1, le=64, description="CPU threads for the language model")
     llm_context: int = Field(default=2048, ge=256, description="Language model context, tokens")
-    openai_url: str = Field(default="http://127.0.0.1:8080/v1", description="OpenAI-compatible endpoint")
+    openai_url: str = Field(default="http://127.0.0.1:8080/v1",
+                            description="OpenAI-compatible API root (ends in /v1); the hub posts to "
+                                        "<url>/chat/completions")
     openai_model: str = Field(default="local", description="Model name to ask the endpoint for")
     openai_key_file: Path | None = Field(default=None, description="File holding the endpoint's API key")
+    openai_connect_timeout_s: float = Field(default=3.0, gt=0, le=60,
+                                            description="Connecting to the endpoint, seconds")
+    openai_read_timeout_s: float = Field(default=30.0, gt=0, le=600,
+                                         description="Longest wait for the next piece of the answer, seconds")
+    openai_retries: int = Field(default=2, ge=0, le=10,
+                                description="Retries before the first token (backoff 0.25 s, doubling)")
     cache_dir: Path | None = Field(default=None, description="Where assembled model files are cached")
 
 

@@ -25,11 +25,13 @@ from wyoming.asr import Transcript
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
 from wyoming.vad import VoiceStarted, VoiceStopped
 
+from hub.answers import QuickAnswers
 from hub.chunker import SentenceChunker
 from hub.endpointing import Endpointer, EndpointSettings
 from hub.events import ConversationEvent, EventBus, EventKind, monotonic
 from hub.intents import IntentMatcher
 from hub.llm.base import LanguageModel, LlmRequest
+from hub.llm.spoken_answer import SpokenAnswer
 from hub.skills import Skills
 from hub.stt import SpeechToText, SttError, Transcription
 from hub.tts import TextToSpeech
@@ -91,6 +93,9 @@ class TurnServices:
     on_turn_audio: Callable[[str, str, bytes], None] = lambda satellite, turn_id, pcm: None
     """Called with a turn's microphone audio once listening is over (the recorder may keep it)."""
     clock: Callable[[], datetime] = datetime.now
+    answers: QuickAnswers = field(default_factory=QuickAnswers)
+    """Answers needing no model (dates, maths, units, spelling, weather, what needs the internet), and the
+    device states a question is about for the prompt; home control sets ``answers.home``."""
 
 
 class Turn:
@@ -249,15 +254,24 @@ class Turn:
             self.emit(EventKind.INTENT, name=intent.name, slots={k: v for k, v in intent.slots.items()})
             answer = await services.skills.answer(intent, self.session.id, self.session.area, text, self.session)
             return await self._speak(_single(answer.text)) if answer.text else ""
+        quick = services.answers(text, self.session.area, services.clock())
+        if quick is not None:
+            self.handler = f"quick_{quick.kind}"
+            self.emit(EventKind.INTENT, name=self.handler, slots={})
+            return await self._speak(_single(quick.text))
         self.handler = "llm"
         style = services.style_for(self.session.id, self.session.area)
         request = LlmRequest(
             user_text=text, room=self.session.area, now=services.clock(), system_prompt=services.settings.system_prompt,
             history=tuple(self.session.history)[-services.settings.history_turns:], style=style,
-            facts=services.facts(),
+            facts=services.facts(), device_states=services.answers.device_states(text, self.session.area),
         )
         self.emit(EventKind.LLM_STARTED, prompt=services.llm.prompt_text(request), style=style)
-        return await self._speak(self._sentences(services.llm.stream(request)))
+        # Spoken-shaped and cut to the style's length; a failed model is heard, then ends the turn as an error.
+        spoken = SpokenAnswer(services.llm.stream(request), max_sentences=request.sentence_budget)
+        response = await self._speak(spoken.sentences(self._sentences(spoken.tokens())))
+        spoken.raise_if_failed()
+        return response
 
     async def _sentences(self, tokens: AsyncIterator[str]) -> AsyncIterator[str]:
         chunker = SentenceChunker(first_clause_words=self.services.settings.first_clause_words)

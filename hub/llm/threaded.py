@@ -42,6 +42,8 @@ async def stream_from_thread(generate: Callable[[threading.Event], Iterator[str]
                 item = await queue.get()
                 if item is _END:
                     return
+                if isinstance(item, LlmError):
+                    raise item
                 if isinstance(item, Exception):
                     raise LlmError(f"language model failed: {item}") from item
                 assert isinstance(item, str)
