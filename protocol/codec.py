@@ -37,6 +37,8 @@ _SATELLITE_MODELS: dict[str, Any] = {
 _CONVERSATION_MODELS: dict[str, Any] = {
     ConversationTopic.STATE: payloads.ConversationState,
     ConversationTopic.TURN: payloads.TurnReport,
+    ConversationTopic.ANNOUNCEMENT: payloads.TurnReport,
+    ConversationTopic.LINK: payloads.SatelliteLink,
 }
 _HUB_MODELS: dict[str, Any] = {
     HubTopic.AVAILABILITY: payloads.Availability,

@@ -78,6 +78,35 @@ class TuneCommand(_Command):
     end_of_speech_silence_ms: Annotated[int, Field(ge=100, le=3000)] | None = None
 
 
+class DriverCommand(_Command):
+    """Hand the satellite's Wyoming link to the hub or to Home Assistant (answered by the hub).
+
+    ``take_over`` lets the hub connect even while another client holds the satellite; the
+    satellite logs it and drops that client. Without it, a held satellite is an ``error``.
+    """
+
+    command: Literal["driver"]
+    driver: Literal["hub", "home_assistant"]
+    take_over: bool = False
+
+
+class TakeOverCommand(_Command):
+    """Drop the Wyoming client driving the satellite now, so the sender can connect (logged with ``sender``).
+
+    The hub sends it for a ``driver`` command with ``take_over``; a satellite otherwise refuses a
+    second driver while the first is alive.
+    """
+
+    command: Literal["take_over"]
+
+
+class WakeWordCommand(_Command):
+    """Listen for another of the satellite's wake words (one of its announced ``wake_word_options``)."""
+
+    command: Literal["wake_word"]
+    wake_word: ShortText
+
+
 SatelliteCommand = Annotated[
     Union[
         StopCommand,
@@ -88,14 +117,17 @@ SatelliteCommand = Annotated[
         TimerStartCommand,
         TimerCancelCommand,
         TuneCommand,
+        DriverCommand,
+        TakeOverCommand,
+        WakeWordCommand,
     ],
     Field(discriminator="command"),
 ]
 SATELLITE_COMMAND = TypeAdapter(SatelliteCommand)
 
-SATELLITE_OWNED = frozenset({"stop", "mute", "volume", "start_conversation", "tune"})
+SATELLITE_OWNED = frozenset({"stop", "mute", "volume", "start_conversation", "tune", "wake_word", "take_over"})
 """Commands a satellite answers itself; the hub answers the rest."""
-HUB_OWNED = frozenset({"announce", "timer_start", "timer_cancel"})
+HUB_OWNED = frozenset({"announce", "timer_start", "timer_cancel", "driver"})
 
 
 class LearningCommand(_Command):

@@ -75,7 +75,9 @@ class SatelliteAnnounce(Payload):
         description="Where the satellite's Wyoming server listens, e.g. tcp://10.0.0.5:10700"
     )
     software: ShortText = Field(description="Software name and version")
-    wake_words: list[ShortText] = Field(max_length=16)
+    wake_words: list[ShortText] = Field(max_length=16, description="Wake words it listens for now")
+    wake_word_options: list[ShortText] = Field(default_factory=list, max_length=32,
+                                               description="Wake words a `wake_word` command may choose")
     capabilities: list[ShortText] = Field(default_factory=list, max_length=32)
 
 
@@ -168,6 +170,17 @@ class TurnOutcome(StrEnum):
     ABANDONED = "abandoned"
 
 
+class DeviceActionReport(BaseModel):
+    """One device the turn commanded, and whether its new state was seen (hub/home/control.py)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    entity: ShortText = Field(description="Entity id, e.g. light.kitchen")
+    service: ShortText = Field(description="Home Assistant service, e.g. turn_on")
+    result: Literal["confirmed", "already", "no_response", "error"]
+    ms: Millis = Field(description="Command to new state seen (or to the end of the wait)")
+
+
 class TurnReport(Payload):
     satellite: DeviceId
     turn_id: ShortText
@@ -177,6 +190,25 @@ class TurnReport(Payload):
     outcome: TurnOutcome
     timings: TurnTimings
     error_code: ShortText | None = None
+    actions: list[DeviceActionReport] = Field(default_factory=list, max_length=64,
+                                              description="Devices the turn commanded")
+
+
+class SatelliteDriver(StrEnum):
+    """Who runs a satellite's conversations over Wyoming: exactly one client at a time."""
+
+    HUB = "hub"
+    HOME_ASSISTANT = "home_assistant"
+
+
+class SatelliteLink(Payload):
+    """The hub's view of one satellite's Wyoming link: who drives it and whether the hub is connected."""
+
+    satellite: DeviceId
+    driver: SatelliteDriver
+    connected: bool = Field(description="The hub holds a working Wyoming connection to it")
+    stock: bool = Field(default=False, description="It does not speak MQTT (e.g. wyoming-satellite)")
+    problem: Text | None = Field(default=None, description="Why the hub cannot drive it, for people")
 
 
 class ModelStatus(BaseModel):

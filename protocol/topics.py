@@ -12,7 +12,9 @@ Layout (``<root>`` defaults to ``voice``; every topic carries the version segmen
     <root>/v1/command/<id>                           Command                the hub, Home Assistant
     <root>/v1/command/all                            Command                the hub, Home Assistant
     <root>/v1/conversation/<id>/state      retained  ConversationState      the hub
-    <root>/v1/conversation/<id>/turn                 TurnReport             the hub
+    <root>/v1/conversation/<id>/turn       retained  TurnReport             the hub (conversations)
+    <root>/v1/conversation/<id>/announcement retained TurnReport          the hub (announcements)
+    <root>/v1/conversation/<id>/link       retained  SatelliteLink          the hub (who drives it, link up)
     <root>/v1/hub/availability             retained  online | offline       the hub
     <root>/v1/hub/state                    retained  HubState               the hub
     <root>/v1/hub/metrics                            HubMetrics             the hub
@@ -80,6 +82,8 @@ class ConversationTopic(StrEnum):
 
     STATE = "state"
     TURN = "turn"
+    ANNOUNCEMENT = "announcement"
+    LINK = "link"
 
 
 class HubTopic(StrEnum):

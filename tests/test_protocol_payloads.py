@@ -104,6 +104,19 @@ SAMPLES: dict[str, tuple[str, BaseModel | payloads.Availability]] = {
     "cmd-timer": (TOPICS.command("kitchen"), commands.TimerStartCommand(command="timer_start", seconds=120, name="tea")),
     "cmd-timer-cancel": (TOPICS.command("kitchen"), commands.TimerCancelCommand(command="timer_cancel")),
     "cmd-tune": (TOPICS.command("kitchen"), commands.TuneCommand(command="tune", wake_threshold=0.6)),
+    "cmd-driver": (TOPICS.command("kitchen"), commands.DriverCommand(command="driver", driver="home_assistant")),
+    "cmd-take-over": (TOPICS.command("kitchen"), commands.TakeOverCommand(command="take_over", sender="hub-hub")),
+    "cmd-wake-word": (TOPICS.command("kitchen"), commands.WakeWordCommand(command="wake_word", wake_word="alexa")),
+    "link": (
+        TOPICS.conversation("kitchen", ConversationTopic.LINK),
+        payloads.SatelliteLink(satellite="kitchen", driver=payloads.SatelliteDriver.HUB, connected=True),
+    ),
+    "announcement": (
+        TOPICS.conversation("kitchen", ConversationTopic.ANNOUNCEMENT),
+        payloads.TurnReport(satellite="kitchen", turn_id="t2", transcript="", response="Dinner is ready.",
+                            handler="announce", outcome=payloads.TurnOutcome.DONE,
+                            timings=payloads.TurnTimings(first_audio_ms=180.0)),
+    ),
 }
 
 
