@@ -30,6 +30,12 @@ class _HubCollector(Collector):
             gauge = Gauge(f"hearth_hub_{name}", help_text, registry=None)
             gauge.set(float(getattr(values, name)))
             yield from gauge.collect()
+        home_assistant = getattr(self._hub, "home_assistant", None)
+        if home_assistant is not None:
+            up = Gauge("hearth_home_assistant_up", "1 while the hub's websocket link to Home Assistant is up",
+                       registry=None)
+            up.set(1.0 if home_assistant.available else 0.0)
+            yield from up.collect()
 
 
 def start_metrics_server(hub: Hub, host: str, port: int) -> CollectorRegistry:

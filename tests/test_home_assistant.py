@@ -9,6 +9,7 @@ passes to Assist is answered by HA.
 from __future__ import annotations
 
 import asyncio
+import urllib.request
 from collections.abc import AsyncIterator
 
 import aiomqtt
@@ -219,3 +220,41 @@ async def test_home_assistant_joins_the_test_broker_through_the_mqtt_config_flow
                         break
         finally:
             await asyncio.to_thread(home_assistant.disconnect_mqtt, entry_id)
+
+
+async def test_the_hub_reports_its_home_assistant_link_and_sees_the_home(
+        home_assistant: HomeAssistantPeer, hub_models, tmp_path) -> None:
+    from hub.app import Hub
+    from hub.settings import HubSettings
+    from tests.broker import free_port
+
+    token_file = tmp_path / "ha-token"
+    token_file.write_text("expired-token\n")
+    metrics_port = free_port()
+    hub = Hub(HubSettings.model_validate({
+        "data_dir": str(tmp_path / "hub"), "mqtt": {"enabled": False}, "wyoming": {"enabled": False},
+        "metrics_port": metrics_port, "home_assistant": {
+            "url": home_assistant.url, "token_file": str(token_file), "reconnect_min_s": 0.1,
+            "reconnect_max_s": 0.3}}), hub_models)
+
+    async def scraped() -> str:
+        return await asyncio.to_thread(lambda: urllib.request.urlopen(
+            f"http://127.0.0.1:{metrics_port}/metrics", timeout=10).read().decode())
+
+    await hub.start()
+    try:
+        async with asyncio.timeout(5):
+            while "home_assistant" not in hub.problems:
+                await asyncio.sleep(0.05)
+        assert "ha_auth_invalid" in hub.problems["home_assistant"]
+        assert "hearth_home_assistant_up 0.0" in await scraped()
+
+        token_file.write_text(home_assistant.token)
+        async with asyncio.timeout(5):
+            while "home_assistant" in hub.problems:
+                await asyncio.sleep(0.05)
+        assert "hearth_home_assistant_up 1.0" in await scraped()
+        names = {e.name for e in hub.home.entities()}
+        assert {"Kitchen ceiling", "Bedroom blind", "Living room thermostat"} <= names
+    finally:
+        await hub.close()

@@ -9,8 +9,12 @@ back to the minimum after a link that synced). While the link is down ``availabl
 
 Error codes (:class:`HomeError` ``code``): ``ha_token_missing``, ``ha_auth_invalid`` (HA refused the
 token), ``ha_unreachable`` (no connection), ``ha_unavailable`` (not connected yet), ``ha_disconnected``
-(the link dropped under a command), ``ha_timeout`` (no answer within ``timeout_s``), ``ha_rejected``
-(HA refused the command; its own code and message follow), ``unknown_entity``, ``not_exposed``.
+(the link dropped under a command), ``ha_protocol`` (HA said something unexpected), ``ha_timeout``
+(no answer within ``timeout_s``), ``ha_rejected`` (HA refused the command; its own code and message
+follow), ``unknown_entity``, ``not_exposed``; the link's last error after ``stop`` is ``ha_stopped``.
+
+The owner runs :meth:`HomeAssistantBackend.run` as a task (or uses ``start``/``stop``/``async with``)
+and reports the link from ``available``, ``last_error``, ``ha_version`` and ``add_link_listener``.
 
 Older HA lacks some commands: without floors every ``floor`` is None; without
 ``homeassistant/expose_entity/list`` (before 2023.5) every entity counts as exposed.
@@ -73,17 +77,14 @@ class HomeAssistantBackend:
     # -- lifecycle -----------------------------------------------------------------------------
 
     async def start(self) -> None:
+        """Run the link in a task of its own (:meth:`stop` ends it); or have the owner run :meth:`run`."""
         if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="home-assistant-link")
+            self._task = asyncio.create_task(self.run(), name="home-assistant-link")
 
     async def stop(self) -> None:
-        for task in (self._refresh_task, self._task):
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-        self._task = self._refresh_task = None
-        self._set_link(False, HomeError("ha_unavailable", "the hub stopped its Home Assistant link"))
+        if self._task is not None:
+            await _cancel_and_wait(self._task)
+            self._task = None
 
     async def __aenter__(self) -> HomeAssistantBackend:
         await self.start()
@@ -149,8 +150,19 @@ class HomeAssistantBackend:
 
     # -- the link ------------------------------------------------------------------------------
 
-    async def _run(self) -> None:
+    async def run(self) -> None:
+        """The link, for ever: connect, sync, follow; reconnect with backoff. Cancel to stop."""
         delay = self.settings.reconnect_min_s
+        try:
+            await self._link_loop(delay)
+        finally:
+            if self._refresh_task is not None:
+                await _cancel_and_wait(self._refresh_task)
+                self._refresh_task = None
+            self._synced.clear()
+            self._set_link(False, HomeError("ha_stopped", "the hub stopped its Home Assistant link"))
+
+    async def _link_loop(self, delay: float) -> None:
         async with aiohttp.ClientSession() as session:
             while True:
                 try:
@@ -161,6 +173,9 @@ class HomeAssistantBackend:
                 except (aiohttp.ClientError, OSError, TimeoutError) as err:
                     error = HomeError("ha_unreachable", f"cannot reach Home Assistant at {self.settings.url}: "
                                                         f"{err or type(err).__name__}")
+                except Exception as err:
+                    _LOGGER.exception("Home Assistant link failed")
+                    error = HomeError("ha_protocol", f"unexpected answer from Home Assistant: {err!r}")
                 if self._synced.is_set():
                     delay = self.settings.reconnect_min_s
                 self._synced.clear()
@@ -201,9 +216,7 @@ class HomeAssistantBackend:
                 await reader
             finally:
                 self._ws = None
-                reader.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await reader
+                await _cancel_and_wait(reader)
 
     def _read_token(self) -> str:
         path = self.settings.token_file
@@ -220,9 +233,13 @@ class HomeAssistantBackend:
             async for message in ws:
                 if message.type != aiohttp.WSMsgType.TEXT:
                     continue
-                payload = message.json()
-                for item in payload if isinstance(payload, list) else [payload]:
-                    self._dispatch(item)
+                try:
+                    payload = message.json()
+                    for item in payload if isinstance(payload, list) else [payload]:
+                        self._dispatch(item)
+                except (ValueError, KeyError, TypeError, AttributeError) as err:
+                    # One odd message must not cost the link (and every pending command with it).
+                    _LOGGER.warning("unreadable message from Home Assistant skipped (%s): %.200s", err, message.data)
         finally:
             for future in self._pending.values():
                 if not future.done():
@@ -250,7 +267,8 @@ class HomeAssistantBackend:
 
     def _link_error(self) -> HomeError:
         """Why nothing can be sent now: the link's last failure, so callers can say what is wrong."""
-        if self.last_error is not None and self.last_error.code not in ("ha_disconnected", "ha_unavailable"):
+        if self.last_error is not None and self.last_error.code not in ("ha_disconnected", "ha_unavailable",
+                                                                         "ha_stopped"):
             return HomeError(self.last_error.code, str(self.last_error))
         return HomeError("ha_unavailable", "not connected to Home Assistant")
 
@@ -359,6 +377,19 @@ class HomeAssistantBackend:
                       area=area, floor=floor,
                       exposed=True if exposed_map is None else exposed_map.get(entity_id, False),
                       features=_features(entity_id.split(".", 1)[0], state.attributes))
+
+
+async def _cancel_and_wait(task: asyncio.Task[Any]) -> None:
+    """Cancel ``task`` and wait for it; a cancellation of the caller itself still propagates."""
+    task.cancel()
+    try:
+        await task
+    except asyncio.CancelledError:
+        current = asyncio.current_task()
+        if current is not None and current.cancelling():
+            raise
+    except Exception:
+        _LOGGER.exception("%s failed", task.get_name())
 
 
 def _features(domain: str, attributes: Mapping[str, Any]) -> frozenset[str]:
