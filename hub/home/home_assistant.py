@@ -30,6 +30,7 @@ from typing import Any
 
 import aiohttp
 
+from hub.home.ha_registry import HaRegistries
 from hub.home.model import Action, Entity, EntityState, HomeError, HomeSource, StateListener
 from hub.home.settings import HomeAssistantSettings
 
@@ -40,7 +41,6 @@ _REGISTRY_EVENTS = ("area_registry_updated", "device_registry_updated", "entity_
                     "floor_registry_updated")
 _REFRESH_DELAY_S = 0.3
 """Registry events come in bursts (one per entity); one refresh after the burst."""
-_COLOR_MODES = {"hs", "xy", "rgb", "rgbw", "rgbww"}
 _NOT_UNDERSTOOD = {"no_intent_match", "no_valid_targets"}
 _MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 """get_states of a large home is several MB; a bound all the same."""
@@ -66,7 +66,7 @@ class HomeAssistantBackend:
         self._states: dict[str, EntityState] = {}
         self._listeners: list[StateListener] = []
         self._link_listeners: list[LinkListener] = []
-        self._registries: dict[str, Any] = {}
+        self._registries = HaRegistries()
         self._pending: dict[int, asyncio.Future[Any]] = {}
         self._next_id = 0
         self._ws: aiohttp.ClientWebSocketResponse | None = None
@@ -331,14 +331,8 @@ class HomeAssistantBackend:
         ids = [e["entity_id"] for e in registry if not e.get("disabled_by")]
         extended = await self._command({"type": "config/entity_registry/get_entries", "entity_ids": ids},
                                        connected=True) if ids else {}
-        floor_names = {f["floor_id"]: f["name"] for f in floors}
-        self._registries = {
-            "areas": {a["area_id"]: (a["name"], floor_names.get(a.get("floor_id"))) for a in areas},
-            "devices": {d["id"]: d.get("area_id") for d in devices},
-            "entities": {e["entity_id"]: {**e, **(extended.get(e["entity_id"]) or {})} for e in registry},
-            "exposed": None if exposure is None else {
-                k: bool(v.get("conversation")) for k, v in exposure.get("exposed_entities", {}).items()},
-        }
+        self._registries = HaRegistries.parse(areas=areas, floors=floors, devices=devices, entries=registry,
+                                              extended=extended, exposure=exposure)
         fresh = {s["entity_id"] for s in states}
         for gone in set(self._states) - fresh:
             self._states.pop(gone, None)
@@ -351,7 +345,7 @@ class HomeAssistantBackend:
         state = EntityState(entity_id, str(raw.get("state")), dict(raw.get("attributes") or {}))
         previous = self._states.get(entity_id)
         self._states[entity_id] = state
-        entity = self._entity(entity_id, state)
+        entity = self._registries.entity(state)
         if entity is None:
             self._entities.pop(entity_id, None)
         else:
@@ -363,20 +357,6 @@ class HomeAssistantBackend:
                 listener(state)
             except Exception:
                 _LOGGER.exception("state listener failed for %s", entity_id)
-
-    def _entity(self, entity_id: str, state: EntityState) -> Entity | None:
-        entry = self._registries.get("entities", {}).get(entity_id, {})
-        if entry.get("disabled_by"):
-            return None
-        area_id = entry.get("area_id") or self._registries.get("devices", {}).get(entry.get("device_id"))
-        area, floor = self._registries.get("areas", {}).get(area_id, (None, None))
-        exposed_map = self._registries.get("exposed")
-        name = state.attributes.get("friendly_name") or entry.get("name") or entry.get("original_name")
-        return Entity(entity_id=entity_id, name=str(name or entity_id.split(".", 1)[1].replace("_", " ")),
-                      source=HomeSource.HOME_ASSISTANT, aliases=tuple(sorted(entry.get("aliases") or ())),
-                      area=area, floor=floor,
-                      exposed=True if exposed_map is None else exposed_map.get(entity_id, False),
-                      features=_features(entity_id.split(".", 1)[0], state.attributes))
 
 
 async def _cancel_and_wait(task: asyncio.Task[Any]) -> None:
@@ -390,23 +370,3 @@ async def _cancel_and_wait(task: asyncio.Task[Any]) -> None:
             raise
     except Exception:
         _LOGGER.exception("%s failed", task.get_name())
-
-
-def _features(domain: str, attributes: Mapping[str, Any]) -> frozenset[str]:
-    found = set()
-    supported = int(attributes.get("supported_features") or 0)
-    if domain == "light":
-        modes = set(attributes.get("supported_color_modes") or ())
-        if modes - {"onoff", "unknown"}:
-            found.add("brightness")
-        if modes & _COLOR_MODES:
-            found.add("color")
-        if "color_temp" in modes:
-            found.add("color_temp")
-    elif domain == "cover" and supported & 4:  # CoverEntityFeature.SET_POSITION
-        found.add("position")
-    elif domain == "climate" and supported & 1:  # ClimateEntityFeature.TARGET_TEMPERATURE
-        found.add("temperature")
-    elif domain == "media_player" and supported & 4:  # MediaPlayerEntityFeature.VOLUME_SET
-        found.add("volume")
-    return frozenset(found)
