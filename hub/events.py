@@ -32,7 +32,10 @@ class EventKind(StrEnum):
     SPEECH_ENDED = "speech-ended"
     """End of speech decided (data: speech_end_t = when speech really stopped, by: satellite|hub|timeout)."""
     TRANSCRIPT = "transcript"
-    """data: text, audio_ms, stt_ms."""
+    """data: text (as recognised), audio_ms, stt_ms, and for speech: cleaned (wake leftover, fillers removed),
+    avg_logprob, no_speech_prob, compression_ratio, doubt (why the hub will not act on it, or None)."""
+    ASKED_TO_REPEAT = "asked-to-repeat"
+    """The hub did not act on the transcript and asked the person to say it again (data: reason, said)."""
     INTENT = "intent"
     """A fast-path intent answered (data: name, slots)."""
     LLM_STARTED = "llm-started"

@@ -26,6 +26,15 @@ class ModelSettings(_Section):
     stt: str = Field(default="tiny.en", description="Whisper model: tiny.en or base")
     stt_threads: int = Field(default=2, ge=1, le=64, description="CPU threads for speech recognition")
     stt_queue: int = Field(default=32, ge=1, description="Utterances waiting for recognition before refusing")
+    stt_vocabulary: list[str] = Field(
+        default_factory=lambda: ["Jarvis"],
+        description="Words of this home given to whisper (wake word, device and area names); "
+                    "the home-control code adds its entity names")
+    stt_prompt: Literal["hotwords", "prompt", "off"] = Field(
+        default="hotwords", description="How the vocabulary reaches whisper: hotwords, initial prompt, or not at all")
+    stt_temperature_fallback: bool = Field(
+        default=False, description="Re-decode doubtful clips at higher temperatures (faster-whisper's default; "
+                                   "off: the same audio always gives the same words)")
     llm: Literal["local", "openai"] = Field(default="local", description="local llama.cpp or an OpenAI-compatible server")
     llm_path: Path | None = Field(
         default=None, description="A GGUF file to run instead of the shipped gemma 3 270M base model; one whose "
@@ -59,10 +68,19 @@ class ConversationSettings(_Section):
                                                 "has this many words, so audio starts sooner (0: whole sentences)")
     arbitration_window_ms: int = Field(default=200, ge=0, le=2000,
                                        description="How long wakes from several rooms are collected, ms")
+    unsure_logprob: float = Field(default=-1.0, ge=-10.0, le=0.0,
+                                  description="Ask the person to repeat when the transcript's mean log-probability "
+                                              "per token is below this (natural log; 0 is certain)")
+    no_speech_prob: float = Field(default=0.6, ge=0.0, le=1.0,
+                                  description="Say nothing when whisper's no-speech probability is above this "
+                                              "(and its transcript is not clearly confident): nobody spoke")
 
 
 class LearningSettings(_Section):
     enabled: bool = Field(default=True, description="Adapt per-room settings and answer style from what people do")
+    end_of_speech_floor_ms: int = Field(
+        default=500, ge=100, le=2000,
+        description="Shortest end-of-speech window learning may choose, ms (mid-command hesitations run to ~500 ms)")
 
 
 class MemorySettings(_Section):

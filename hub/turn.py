@@ -34,6 +34,7 @@ from hub.llm.base import LanguageModel, LlmRequest
 from hub.llm.spoken_answer import SpokenAnswer
 from hub.skills import Skills
 from hub.stt import SpeechToText, SttError, Transcription
+from hub.transcript import Cleaned, Confidence, Doubt, DoubtSettings, ask_again, clean, doubt, wake_phrase
 from hub.tts import TextToSpeech
 from protocol.audio import MAX_TURN_AUDIO_SECONDS, MIC_FORMAT
 from protocol.payloads import InterruptReason, TurnOutcome
@@ -71,6 +72,8 @@ class TurnSettings:
     """Start transcribing after this much silence, before end of speech is decided (0: off)."""
     first_clause_words: int = 4
     """Speak the answer's first clause alone once it has this many words (0: whole sentences)."""
+    doubt: DoubtSettings = field(default_factory=DoubtSettings)
+    """When a transcript is not acted on: the person is asked again, or (nobody spoke) nothing is said."""
 
 
 @dataclass
@@ -114,6 +117,10 @@ class Turn:
         self.interrupt_reason: InterruptReason | None = None
         self.transcript = ""
         self.handler = ""
+        self.heard: Cleaned | None = None
+        """The transcript cleaned of a leftover wake phrase and fillers (``hub.transcript``)."""
+        self.doubt: str | None = None
+        """Why the turn will not act on what it heard (a ``hub.transcript.Doubt`` code), or None."""
         self._spoken: list[tuple[str, float]] = []  # (sentence, audio end in seconds from first audio)
         self._first_audio_t: float | None = None
         self._audio_seconds = 0.0
@@ -163,7 +170,8 @@ class Turn:
                 else:
                     self.transcript = self._given_text or ""
                     self.emit(EventKind.SPEECH_ENDED, by="text", speech_end_t=monotonic())
-                    self.emit(EventKind.TRANSCRIPT, text=self.transcript, audio_ms=0.0, stt_ms=0.0)
+                    self.emit(EventKind.TRANSCRIPT, text=self.transcript, audio_ms=0.0, stt_ms=0.0,
+                              **self._hear(self.transcript, None))
                 response = await self._answer(self.transcript)
             await self._wait_played()
         except asyncio.CancelledError:
@@ -188,12 +196,13 @@ class Turn:
         finally:
             self.emit(EventKind.TURN_ENDED, outcome=outcome.value, transcript=self.transcript, response=response,
                       handler=self.handler, error_code=error_code, audio_dropped=self.audio_dropped)
-            if self.transcript and outcome in (TurnOutcome.DONE, TurnOutcome.INTERRUPTED):
-                self.session.remember(self.transcript, response)
+            if self.transcript and self.doubt is None and outcome in (TurnOutcome.DONE, TurnOutcome.INTERRUPTED):
+                self.session.remember(self.heard.text if self.heard else self.transcript, response)
 
     async def _listen(self) -> str | None:
         endpointer = Endpointer(self._endpoint)
-        early = EarlyTranscript(self.services.stt, self.session.id, self.services.settings.early_stt_ms)
+        early = EarlyTranscript(self.services.stt, self.session.id, self.services.settings.early_stt_ms,
+                                vocabulary=self._wake_vocabulary())
         try:
             pcm = bytearray()
             by = "hub"
@@ -236,7 +245,7 @@ class Turn:
                 return None
             result = await early.result(endpointer, pcm)
             self.emit(EventKind.TRANSCRIPT, text=result.text, audio_ms=result.audio_ms, stt_ms=result.compute_ms,
-                      early=early.used)
+                      early=early.used, **self._hear(result.text, result))
             await self.session.send(Transcript(text=result.text).event())
             return result.text
         finally:
@@ -247,6 +256,10 @@ class Turn:
         if not text.strip():
             self.handler = "empty"
             return ""
+        heard = self.heard or clean(text)
+        if self.doubt is not None:
+            return await self._not_sure()
+        text = heard.text  # a leftover wake phrase and fillers are not part of the request
         services.on_user_text(self.session.id, self.turn_id, text)
         intent = services.matcher.match(text)
         if intent is not None:
@@ -324,6 +337,32 @@ class Turn:
         self.emit(EventKind.AUDIO_FINISHED, response=response, audio_s=round(self._audio_seconds, 3))
         return response
 
+    def _wake_vocabulary(self) -> tuple[str, ...]:
+        """The wake word's name for whisper ("Jarvis"): the transcript then spells its leftover the same way."""
+        words = wake_phrase(str(self._wake.get("wake_word") or "")).split()
+        return (" ".join(words[1:] if words[:1] in (["hey"], ["ok"], ["okay"]) else words).title(),) if words else ()
+
+    def _hear(self, text: str, result: Transcription | None) -> dict[str, Any]:
+        """Clean and judge what was heard (``hub.transcript``); returns the TRANSCRIPT event's extra fields."""
+        self.heard = clean(text, str(self._wake.get("wake_word") or "") or None)
+        confidence = None if result is None else Confidence(result.avg_logprob, result.no_speech_prob)
+        self.doubt = doubt(self.heard, confidence, self.services.settings.doubt) if text.strip() else None
+        extra: dict[str, Any] = {"cleaned": self.heard.text, "doubt": self.doubt}
+        if result is not None:
+            extra |= {"avg_logprob": round(result.avg_logprob, 3), "no_speech_prob": round(result.no_speech_prob, 3),
+                      "compression_ratio": round(result.compression_ratio, 2)}
+        return extra
+
+    async def _not_sure(self) -> str:
+        """Neither the LLM nor an intent gets a fragment or a guess: ask again, or say nothing if nobody spoke."""
+        if self.doubt == Doubt.NO_SPEECH:
+            self.handler = "no_speech"  # a false wake: "sorry?" would only talk over the room
+            return ""
+        self.handler = "ask_again"
+        said = ask_again(self.turn_id)
+        self.emit(EventKind.ASKED_TO_REPEAT, reason=self.doubt, said=said)
+        return await self._speak(_single(said))
+
     async def _wait_played(self) -> None:
         if self._first_audio_t is None:
             return
@@ -350,9 +389,10 @@ class EarlyTranscript:
     short silence is the transcript of the whole utterance.
     """
 
-    def __init__(self, stt: SpeechToText, satellite: str, after_ms: int) -> None:
+    def __init__(self, stt: SpeechToText, satellite: str, after_ms: int, vocabulary: tuple[str, ...] = ()) -> None:
         self._stt = stt
         self._satellite = satellite
+        self._vocabulary = vocabulary
         self._after_ms = after_ms
         self._task: asyncio.Task[Transcription] | None = None
         self._for_speech_end: float | None = None
@@ -367,8 +407,9 @@ class EarlyTranscript:
         silence_ms = endpointer.audio_ms - endpointer.speech_end_audio_ms
         if self._task is None and silence_ms >= self._after_ms:
             self._for_speech_end = endpointer.speech_end_audio_ms
-            self._task = asyncio.create_task(self._stt.transcribe(bytes(pcm), self._satellite),
-                                             name=f"early-stt-{self._satellite}")
+            self._task = asyncio.create_task(
+                self._stt.transcribe(bytes(pcm), self._satellite, vocabulary=self._vocabulary),
+                name=f"early-stt-{self._satellite}")
 
     async def result(self, endpointer: Endpointer, pcm: bytearray) -> Transcription:
         task, self._task = self._task, None
@@ -381,7 +422,7 @@ class EarlyTranscript:
                 pass  # e.g. the queue was full a moment ago: try once more with all the audio
         elif task is not None:
             task.cancel()
-        return await self._stt.transcribe(bytes(pcm), self._satellite)
+        return await self._stt.transcribe(bytes(pcm), self._satellite, vocabulary=self._vocabulary)
 
     def cancel(self) -> None:
         if self._task is not None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from hub.learning.contract import END_OF_SPEECH, WAKE_THRESHOLD, Proposal
 from hub.learning.learner import Learner, LearningCommandError
-from hub.learning.rules import PARAMETERS
+from hub.learning.rules import END_OF_SPEECH_FLOOR_MS, MIN_PAUSED_UTTERANCES, PARAMETERS, parameters
 from hub.store import Store
 from protocol.payloads import LearningAction, LearningDecision
 from tests.learning_sim import Household, Simulation
@@ -13,6 +13,8 @@ PAUSER = Household("study", pause_ms=(900.0, 30.0))
 """People here stop for about 0.9 s in the middle of a sentence."""
 TERSE = Household("kitchen", pause_ms=(120.0, 40.0))
 """Short commands, no pauses beyond the gaps between words."""
+NO_PAUSES = Household("hall", pause_ms=(0.0, 0.0))
+"""Synthetic speech: the endpointer never measures a pause (issue 13: this took a room from 700 to 300 ms)."""
 
 
 class Watch:
@@ -42,8 +44,8 @@ def test_end_of_speech_window_converges_per_room_within_limits() -> None:
     assert 980 <= study <= 1150, study
     assert sum(sim.cut_offs["study"][-100:]) <= 3
     assert sum(sim.cut_offs["study"][:10]) >= 8  # it did start out cutting people off at 700 ms
-    # The kitchen's best is the shortest the contract allows: its people never pause.
-    assert learner.value("kitchen", END_OF_SPEECH) == PARAMETERS[END_OF_SPEECH].low
+    # The kitchen's people barely pause: the window goes down to the floor, and never below it.
+    assert learner.value("kitchen", END_OF_SPEECH) == PARAMETERS[END_OF_SPEECH].low == END_OF_SPEECH_FLOOR_MS
     assert not any(sim.cut_offs["kitchen"])
 
     spec = PARAMETERS[END_OF_SPEECH]
@@ -53,6 +55,73 @@ def test_end_of_speech_window_converges_per_room_within_limits() -> None:
                            if d.parameter == END_OF_SPEECH)
     first = next(d for d in updates if d.room == "study")
     assert "cut off" in first.reason and first.evidence["cut_off"] >= 8
+
+
+def test_a_room_whose_speech_never_pauses_teaches_nothing_about_pauses() -> None:
+    watch = Watch()
+    learner = watch.learner()
+    Simulation(learner, [NO_PAUSES]).run(120)
+
+    assert learner.value("hall", END_OF_SPEECH) == PARAMETERS[END_OF_SPEECH].default
+    assert not [d for d in watch.decisions if d.parameter == END_OF_SPEECH]
+
+
+def test_the_window_needs_enough_utterances_with_real_pauses_before_it_shrinks() -> None:
+    from hub.learning.rules import end_of_speech_target
+    from hub.learning.signals import TurnSignals
+
+    def utterance(pause_ms: float) -> TurnSignals:
+        return TurnSignals(satellite="s", room="r", turn_id="t", started_wall=0.0, ended_t=0.0, outcome="done",
+                           woke=True, heard_speech=True, false_wake=False, near_miss=False, interrupted=False,
+                           cut_off=False, pause_ms=pause_ms, silence_ms=700, transcript="turn on the lights",
+                           style=None)
+
+    few = [utterance(200.0)] * (MIN_PAUSED_UTTERANCES - 1) + [utterance(0.0)] * 10
+    assert end_of_speech_target(700, few) is None
+    enough = few + [utterance(200.0)]
+    target = end_of_speech_target(700, enough)
+    assert target is not None and target.value == 300 and target.evidence["paused"] == MIN_PAUSED_UTTERANCES
+
+
+def test_the_floor_is_a_setting_and_a_value_learned_below_it_is_lifted() -> None:
+    watch = Watch()
+    learner = watch.learner(parameters=parameters(end_of_speech_floor_ms=600))
+    Simulation(learner, [TERSE]).run(150)
+    assert learner.value("kitchen", END_OF_SPEECH) == 600
+    assert min(v for _, p, v in watch.changes if p == END_OF_SPEECH) == 600
+
+    # A home that learned 300 ms under the old limits keeps nothing below today's floor.
+    state = learner.state()
+    state["rooms"]["kitchen"][END_OF_SPEECH]["value"] = 300
+    assert Learner(state=state).value("kitchen", END_OF_SPEECH) == END_OF_SPEECH_FLOOR_MS
+
+
+def test_asked_to_repeat_is_a_signal_and_a_no_speech_wake_counts_as_false() -> None:
+    from hub.events import ConversationEvent, EventKind
+    from hub.learning.signals import SignalExtractor
+
+    extractor = SignalExtractor()
+    t = 10.0
+
+    def turn(turn_id: str, *events: tuple[EventKind, dict[str, object]]) -> list:
+        nonlocal t
+        out = []
+        for kind, data in ((EventKind.TURN_STARTED, {"room": "Hall", "wake_word": "hey_jarvis", "listen": True}),
+                           (EventKind.SPEECH_STARTED, {}), *events, (EventKind.TURN_ENDED, {"outcome": "done"})):
+            t += 0.5
+            out += extractor.feed(ConversationEvent("hall", kind, t=t, wall=t, turn_id=turn_id, data=data))
+        return out
+
+    asked = turn("a", (EventKind.TRANSCRIPT, {"text": "Jarvis.", "cleaned": "", "doubt": "fragment"}),
+                 (EventKind.ASKED_TO_REPEAT, {"reason": "fragment", "said": "Sorry, I didn't catch that."}),
+                 (EventKind.AUDIO_STARTED, {}))
+    t += 60
+    quiet = turn("b", (EventKind.TRANSCRIPT, {"text": "Thank you.", "doubt": "no_speech", "no_speech_prob": 0.93}))
+    plain = turn("c", (EventKind.TRANSCRIPT, {"text": "what time is it", "doubt": None}))
+    signals = {s.turn_id: s for s in [*asked, *quiet, *plain, *extractor.flush()]}
+    assert signals["a"].asked_to_repeat and signals["a"].doubt == "fragment" and not signals["a"].false_wake
+    assert signals["b"].false_wake and signals["b"].doubt == "no_speech" and not signals["b"].asked_to_repeat
+    assert not signals["c"].asked_to_repeat and not signals["c"].false_wake and signals["c"].doubt is None
 
 
 def test_an_injected_bad_update_is_rolled_back_automatically() -> None:

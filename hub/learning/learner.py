@@ -16,12 +16,12 @@ from __future__ import annotations
 import dataclasses
 import logging
 import statistics
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from hub.events import ConversationEvent, EventKind
 from hub.learning.bandit import StyleBandit, style_reward
-from hub.learning.contract import Proposal, check
+from hub.learning.contract import ParameterSpec, Proposal, check
 from hub.learning.rules import PARAMETERS, RULES, relevant, reward
 from hub.learning.signals import SignalExtractor, TurnSignals
 from protocol.payloads import LearningAction, LearningDecision
@@ -76,14 +76,22 @@ class Learner:
     def __init__(self, *, enabled: bool = True, state: dict[str, Any] | None = None,
                  on_decision: Callable[[LearningDecision], None] = lambda d: None,
                  on_change: Callable[[str, str, float], None] = lambda room, parameter, value: None,
-                 on_state: Callable[[dict[str, Any]], None] = lambda s: None) -> None:
+                 on_state: Callable[[dict[str, Any]], None] = lambda s: None,
+                 parameters: Mapping[str, ParameterSpec] = PARAMETERS) -> None:
         state = state or {}
+        self.parameters = dict(parameters)
+        """Each parameter's contract (``rules.parameters()``: the end-of-speech floor is a setting)."""
         self.enabled = bool(state.get("enabled", enabled))
         self.frozen_styles: set[str] = set(state.get("frozen_styles", []))
         self.rooms: dict[str, dict[str, _Parameter]] = {
             room: {name: _Parameter.from_json(p) for name, p in params.items()}
             for room, params in state.get("rooms", {}).items()
         }
+        for params in self.rooms.values():  # a value learned under older, looser limits is brought inside them
+            for name, p in params.items():
+                spec = self.parameters.get(name)
+                if spec is not None and not spec.low <= p.value <= spec.high:
+                    p.value = max(spec.low, min(spec.high, p.value))
         self.bandit = StyleBandit(state.get("bandit"))
         self.preferences: dict[str, float] = dict(state.get("preferences", {}))
         self._lost: dict[str, float] = {}  # satellite -> when it lost an arbitration
@@ -177,7 +185,7 @@ class Learner:
         for name, parameter in room.items():
             if not relevant(name, signals):
                 continue
-            spec = PARAMETERS[name]
+            spec = self.parameters[name]
             parameter.turns_since_change += 1
             parameter.evidence = (parameter.evidence + [signals])[-EVIDENCE_KEPT:]
             earned = reward(name, signals, parameter.value)
@@ -201,7 +209,7 @@ class Learner:
     # -- changes -------------------------------------------------------------------------------
     def propose(self, proposal: Proposal) -> bool:
         """Apply ``proposal`` if the contract allows it; either way the decision is published."""
-        spec = PARAMETERS[proposal.parameter]
+        spec = self.parameters[proposal.parameter]
         parameter = self._room(proposal.room)[proposal.parameter]
         refusal = check(spec, proposal, turns_since_change=parameter.turns_since_change,
                         evidence_turns=len(parameter.evidence), frozen=parameter.frozen, enabled=self.enabled)
@@ -226,7 +234,7 @@ class Learner:
         return True
 
     def _judge(self, room: str, name: str, parameter: _Parameter) -> None:
-        spec = PARAMETERS[name]
+        spec = self.parameters[name]
         probation, parameter.probation = parameter.probation, None
         assert probation is not None
         after = statistics.fmean(probation["rewards"])
@@ -260,15 +268,15 @@ class Learner:
     def _room(self, room: str) -> dict[str, _Parameter]:
         params = self.rooms.get(room)
         if params is None:
-            params = self.rooms[room] = {name: _Parameter(spec.default) for name, spec in PARAMETERS.items()}
+            params = self.rooms[room] = {name: _Parameter(spec.default) for name, spec in self.parameters.items()}
         return params
 
     # -- commands ----------------------------------------------------------------------------------
     def command(self, action: str, room: str | None = None, parameter: str | None = None) -> list[LearningDecision]:
         """freeze, unfreeze, reset, rollback, enable or disable; raises :class:`LearningCommandError`."""
-        if parameter is not None and parameter not in PARAMETERS and parameter != STYLE:
+        if parameter is not None and parameter not in self.parameters and parameter != STYLE:
             raise LearningCommandError("unknown_parameter", f"no learned parameter {parameter!r} "
-                                       f"(known: {', '.join([*PARAMETERS, STYLE])})")
+                                       f"(known: {', '.join([*self.parameters, STYLE])})")
         if room is not None and room not in self.rooms:
             raise LearningCommandError("unknown_room", f"nothing learned for room {room!r} yet")
         decisions: list[LearningDecision] = []
@@ -303,10 +311,11 @@ class Learner:
         elif action == "reset":
             for name in names if parameter != STYLE else []:
                 old = params[name].value
-                params[name] = _Parameter(PARAMETERS[name].default, frozen=params[name].frozen)
-                self.on_change(room, name, PARAMETERS[name].default)
+                default = self.parameters[name].default
+                params[name] = _Parameter(default, frozen=params[name].frozen)
+                self.on_change(room, name, default)
                 out.append(LearningDecision(room=room, parameter=name, action=LearningAction.RESET, old_value=old,
-                                            new_value=PARAMETERS[name].default, reason="reset to the default by command"))
+                                            new_value=default, reason="reset to the default by command"))
             if touch_style:
                 self.bandit.reset(room)
                 out.append(LearningDecision(room=room, parameter=STYLE, action=LearningAction.RESET,

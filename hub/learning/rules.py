@@ -12,19 +12,37 @@ from dataclasses import dataclass
 from hub.learning.contract import END_OF_SPEECH, WAKE_THRESHOLD, ParameterSpec
 from hub.learning.signals import TurnSignals
 
-PARAMETERS: dict[str, ParameterSpec] = {
-    END_OF_SPEECH: ParameterSpec(
-        name=END_OF_SPEECH, default=700, low=300, high=2000, max_step=200, cooldown_turns=12, min_evidence=10,
-        probation_turns=10, rollback_drop=0.25, digits=0),
-    WAKE_THRESHOLD: ParameterSpec(
-        name=WAKE_THRESHOLD, default=0.6, low=0.35, high=0.9, max_step=0.05, cooldown_turns=15, min_evidence=15,
-        probation_turns=15, rollback_drop=0.2, digits=2),
-}
+END_OF_SPEECH_FLOOR_MS = 500
+"""The shortest end-of-speech window learning may choose. People pause mid-command to find a word
+("turn on the ... kitchen lights"); such hesitations commonly run 200-500 ms, and Home Assistant's own
+default window is 700 ms. 500 ms leaves a terse room 200 ms to gain while a thinking pause of up to
+half a second never ends the utterance. Lower it only with a measured set of real pauses."""
+
+
+def parameters(end_of_speech_floor_ms: float = END_OF_SPEECH_FLOOR_MS) -> dict[str, ParameterSpec]:
+    """The learned parameters and their contracts; the end-of-speech floor is a setting."""
+    return {
+        END_OF_SPEECH: ParameterSpec(
+            name=END_OF_SPEECH, default=700, low=end_of_speech_floor_ms, high=2000, max_step=200, cooldown_turns=12,
+            min_evidence=10, probation_turns=10, rollback_drop=0.25, digits=0),
+        WAKE_THRESHOLD: ParameterSpec(
+            name=WAKE_THRESHOLD, default=0.6, low=0.35, high=0.9, max_step=0.05, cooldown_turns=15, min_evidence=15,
+            probation_turns=15, rollback_drop=0.2, digits=2),
+    }
+
+
+PARAMETERS: dict[str, ParameterSpec] = parameters()
 
 CUT_OFF_RATE_RAISE = 0.1
 """This share of utterances cut mid-sentence lengthens the end-of-speech window."""
 PAUSE_MARGIN_MS = 100
 """Window = the 90th percentile of the room's longest pauses plus this margin."""
+MEASURED_PAUSE_MS = 100
+"""A longest in-utterance pause this long (three VAD windows) is a pause someone made, not a gap between
+two voiced windows. An utterance without one says nothing about how long people here pause."""
+MIN_PAUSED_UTTERANCES = 8
+"""Utterances with a measured pause needed before the window may be shortened: "stop", synthetic speech
+and one-breath commands show no pause at all, and no pause seen is no evidence that none will come."""
 WAKE_RATE = 0.15
 """False wakes (or repeated wake words) in this share of wakes move the threshold."""
 
@@ -54,18 +72,22 @@ def reward(parameter: str, signals: TurnSignals, value: float) -> float:
 def end_of_speech_target(current: float, evidence: Sequence[TurnSignals]) -> Target | None:
     cut = sum(s.cut_off for s in evidence)
     rate = cut / len(evidence)
-    pauses = sorted(s.pause_ms for s in evidence if not s.cut_off and s.pause_ms is not None)
+    pauses = sorted(s.pause_ms for s in evidence
+                    if not s.cut_off and s.pause_ms is not None and s.pause_ms >= MEASURED_PAUSE_MS)
     p90 = pauses[min(len(pauses) - 1, int(0.9 * len(pauses)))] if pauses else 0.0
-    facts: dict[str, float | int | str] = {"turns": len(evidence), "cut_off": cut, "pause_p90_ms": round(p90)}
+    facts: dict[str, float | int | str] = {"turns": len(evidence), "cut_off": cut, "paused": len(pauses),
+                                           "pause_p90_ms": round(p90)}
     if rate >= CUT_OFF_RATE_RAISE:
         return Target(current + PARAMETERS[END_OF_SPEECH].max_step,
                       f"{cut} of {len(evidence)} utterances were cut off mid-sentence", facts)
+    if len(pauses) < MIN_PAUSED_UTTERANCES:
+        return None  # learning from nothing is how a room reached 300 ms on speech that never paused
     need = p90 + PAUSE_MARGIN_MS
     if abs(need - current) < 25:
         return None
     if need < current:
-        return Target(need, f"people here pause at most {p90:.0f} ms (90th percentile): a shorter window is safe",
-                      facts)
+        return Target(need, f"people here pause at most {p90:.0f} ms (90th percentile of {len(pauses)} utterances "
+                            f"with pauses): a shorter window is safe", facts)
     return Target(need, f"pauses of {p90:.0f} ms come close to the {current:.0f} ms window", facts)
 
 

@@ -28,6 +28,9 @@ DANGLING = frozenset({
 })
 """Last words that say the sentence was not finished: the end-of-speech window cut it off."""
 
+NO_SPEECH = "no_speech"
+"""``hub.transcript.Doubt.NO_SPEECH``, as it appears in a TRANSCRIPT event's ``doubt``."""
+
 _CORRECTION = re.compile(r"^(no[,.!]?\s|no$|nope\b|not that\b|that's not\b|that is not\b|wrong\b|i said\b)", re.I)
 _WORDS = re.compile(r"[a-z0-9']+")
 
@@ -48,7 +51,7 @@ class TurnSignals:
     """Opened by a wake word (not by a command or an announcement)."""
     heard_speech: bool
     false_wake: bool
-    """Woke, then nobody spoke."""
+    """Woke, then nobody spoke (no words, or the recogniser judged the audio to hold no speech)."""
     near_miss: bool
     """The satellite had a near miss just before this wake: the user had to say it twice."""
     interrupted: bool
@@ -64,6 +67,10 @@ class TurnSignals:
     follow_up: bool = False
     corrected: bool = False
     """The next turn corrected this one ("no, I said ...", or the same words again)."""
+    asked_to_repeat: bool = False
+    """The hub did not act on what it heard (a fragment, or too unsure of it) and asked the person again."""
+    doubt: str | None = None
+    """Why the hub did not act on the transcript (``hub.transcript.Doubt``: no_speech, fragment, low_confidence)."""
 
 
 class _OpenTurn:
@@ -83,6 +90,8 @@ class _OpenTurn:
         self.interrupted = False
         self.answered = False
         self.style: str | None = None
+        self.asked_to_repeat = False
+        self.doubt: str | None = None
 
     def finish(self, event: ConversationEvent) -> TurnSignals:
         text_words = words(self.transcript)
@@ -91,9 +100,11 @@ class _OpenTurn:
         return TurnSignals(
             satellite=event.satellite, room=self.room, turn_id=self.turn_id, started_wall=self.started_wall,
             ended_t=event.t, outcome=str(event.data.get("outcome", "")), woke=self.woke,
-            heard_speech=self.heard_speech, false_wake=self.woke and self.listen and not text_words,
+            heard_speech=self.heard_speech,
+            false_wake=self.woke and self.listen and (not text_words or self.doubt == NO_SPEECH),
             near_miss=self.near_miss, interrupted=self.interrupted, cut_off=cut_off, pause_ms=self.pause_ms,
             silence_ms=self.silence_ms, transcript=self.transcript, style=self.style,
+            asked_to_repeat=self.asked_to_repeat, doubt=self.doubt,
         )
 
 
@@ -123,7 +134,11 @@ class SignalExtractor:
         elif kind is EventKind.TRANSCRIPT:
             turn.transcript = str(data.get("text", ""))
             turn.heard_speech = turn.heard_speech or bool(turn.transcript.strip())
+            turn.doubt = str(data["doubt"]) if data.get("doubt") else None
             done.extend(self._judge_previous(event.satellite, turn.transcript))
+        elif kind is EventKind.ASKED_TO_REPEAT:
+            turn.asked_to_repeat = True
+            turn.doubt = str(data.get("reason") or turn.doubt or "")
         elif kind is EventKind.LLM_STARTED:
             turn.style = str(data.get("style")) if data.get("style") else None
         elif kind is EventKind.AUDIO_STARTED:
