@@ -7,8 +7,10 @@ Wyoming service, metrics, the watchdog) and cancels them all on the way out.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
+import os
 import time
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
@@ -20,9 +22,16 @@ from common import models
 from common.mqtt import MqttLink
 from common.systemd_notify import feed_watchdog, notify
 from hub import __version__
+from hub.announcement import Announcement
 from hub.arbitration import Arbiter
 from hub.endpointing import EndpointSettings
-from hub.events import EventBus
+from hub.events import ConversationEvent, EventBus, EventKind
+from hub.ha_discovery import HaDiscovery
+from hub.home.control import HomeControl
+from hub.home.home_assistant import HomeAssistantBackend
+from hub.home.model import HomeBackend
+from hub.home.mqtt_devices import MqttDevices
+from hub.intents import IntentMatcher
 from hub.learning.contract import END_OF_SPEECH, WAKE_THRESHOLD
 from hub.learning.learner import Learner
 from hub.learning.rules import PARAMETERS, parameters
@@ -30,9 +39,10 @@ from hub.llm.base import LanguageModel
 from hub.memory import Memory
 from hub.mqtt_bridge import HubBridge
 from hub.recorder import SessionRecorder
+from hub.satellites import SatelliteRegistry
 from hub.session import SatelliteSession
 from hub.settings import HubSettings
-from hub.skills import Skills
+from hub.skills import Skills, timer_label
 from hub.state_machine import StateTracker
 from hub.store import Store, StoreError
 from hub.stt import SpeechToText
@@ -41,12 +51,28 @@ from hub.timers import Timer, TimerRegistry
 from hub.transcript import DoubtSettings
 from hub.tts import TextToSpeech
 from hub.turn import TurnServices, TurnSettings
-from protocol.commands import TuneCommand
-from protocol.payloads import HubMetrics, HubState, LearningDecision, ModelStatus, SatelliteAnnounce
+from protocol.commands import TakeOverCommand, TuneCommand
+from protocol.payloads import (
+    HubMetrics,
+    HubState,
+    InterruptReason,
+    LearningDecision,
+    ModelStatus,
+    SatelliteAnnounce,
+    SatelliteDriver,
+)
 from protocol.topics import ALL_SATELLITES, HubTopic, Topics
 
 _LOGGER = logging.getLogger(__name__)
 _T = TypeVar("_T")
+
+MAX_ANNOUNCED_SATELLITES = 64
+"""Satellites learned from MQTT announcements (configured ones are not counted): each costs a task
+and a connection, and an announce is cheap to send."""
+
+
+class StartupError(RuntimeError):
+    """The hub cannot start (e.g. its port is taken); one line for the person starting it."""
 
 
 class Models:
@@ -93,9 +119,15 @@ class Hub:
         self.problems: dict[str, str] = {}
         self.bus = EventBus()
         self.states = StateTracker(self.bus)
-        self.timers = TimerRegistry(self._timer_finished)
         # Durable state first: memory and what was learned survive restarts (and SIGKILL).
+        _private_dir(settings.data_dir)
         self.store = Store(settings.data_dir / "hub.sqlite")
+        self.timers = TimerRegistry(self._timer_finished, self.store)
+        self.registry = SatelliteRegistry(settings.satellites, self.store.get_json("drivers"),
+                                          on_change=lambda state: self._stored(
+                                              lambda: self.store.put_json("drivers", state), None))
+        self.link_problems: dict[str, str] = {}
+        """Satellite id -> why the hub cannot drive it (e.g. another client holds it)."""
         self.memory = Memory(self.store, fact_ttl_s=settings.memory.fact_ttl_days * 86400,
                              max_facts_in_prompt=settings.memory.facts_in_prompt,
                              context_turns=settings.conversation.history_turns)
@@ -130,13 +162,27 @@ class Hub:
         self.link = MqttLink(settings.mqtt, f"hearth-hub-{settings.hub_id}",
                              availability_topic=self.topics.hub(HubTopic.AVAILABILITY))
         self.bridge = HubBridge(self.link, self)
+        self.ha = HaDiscovery(self.link, self)
+        self.home = self._home_control()
+        self.bus.subscribe(self._ring_missed_timers)
+        self._stt_base_words = tuple(getattr(loaded.stt, "vocabulary", ()))
+        self._home_words: tuple[str, ...] = ()
+        self.bus.subscribe(self._tell_stt_the_home)
+        self.bus.subscribe(self._on_link_event)
         self.arbiter = Arbiter(conv.arbitration_window_ms, publish=self.bridge.arbitration,
                                preference=self.learner.room_preference,
                                contenders=lambda: sum(1 for s in self.sessions.values() if s.connected))
         self.timeline = TurnTimeline(self.bridge.turn_report)
         self.bus.subscribe(self.timeline)
         self._links: dict[str, Any] = {}
+        self._link_tasks: dict[str, asyncio.Task[None]] = {}
+        self._announced: dict[str, str] = {}
+        """Satellite id -> the Wyoming address it announced (one live link per announcing satellite)."""
         self._tasks: list[asyncio.Task[None]] = []
+        self._transient: set[asyncio.Task[None]] = set()
+        """Commands that take a while (an announcement until it is played): cancelled on close."""
+        self._timer_tasks: set[asyncio.Task[int]] = set()
+        """Ringing timers that finished while their satellite was away, once it is back."""
         self._started = time.time()
         self._status = "starting"
         self.ready = asyncio.Event()
@@ -150,18 +196,34 @@ class Hub:
     async def start(self) -> None:
         from hub.wyoming_service import WyomingService
 
-        if self.settings.mqtt.enabled:
-            self._spawn(self.link.run(), "mqtt")
-        for uri in self.settings.satellites:
-            self.add_satellite(uri)
+        # Ports first: a second hub started by mistake must fail here, before it joins MQTT (same
+        # login: it would take the running hub's session) or connects to a satellite.
         if self.settings.wyoming.enabled:
             self.wyoming = WyomingService(self.settings.wyoming, self.models)
-            await self.wyoming.start()
+            try:
+                await self.wyoming.start()
+            except OSError as err:
+                raise StartupError(f"cannot listen for Wyoming on {self.settings.wyoming.host}:"
+                                   f"{self.settings.wyoming.port}: {err.strerror or err} (is another hub running?)"
+                                   ) from None
         if self.settings.metrics_port:
             from hub.metrics import start_metrics_server
 
-            start_metrics_server(self, self.settings.metrics_host, self.settings.metrics_port)
+            try:
+                start_metrics_server(self, self.settings.metrics_host, self.settings.metrics_port)
+            except OSError as err:
+                raise StartupError(f"cannot serve /metrics on {self.settings.metrics_host}:"
+                                   f"{self.settings.metrics_port}: {err.strerror or err} (is another hub running?)"
+                                   ) from None
+        if self.settings.mqtt.enabled:
+            self._spawn(self.link.run(), "mqtt")
+        if self.home_assistant is not None:
+            self._spawn(self.home_assistant.run(), "home-assistant")
+        for entry in self.registry.entries:
+            if entry.uri and self.registry.driver(entry.id, entry.uri) is SatelliteDriver.HUB:
+                self.add_satellite(entry.uri, expected_id=entry.id)
         self._save_learning(self.learner.state())  # from the first minute on, the state on disk is whole
+        self.timers.restore()  # timers of the last run go on; one that ended meanwhile rings when its satellite is here
         self._spawn(self._publish_metrics(), "hub-metrics")
         self._spawn(feed_watchdog(lambda: True), "watchdog")
         self._status = "ready"
@@ -174,9 +236,16 @@ class Hub:
         self._status = "stopping"
         self.publish_state()
         notify("STOPPING=1")
+        self.ha.close()
+        for task in list(self._transient):
+            task.cancel()
+        await asyncio.gather(*self._transient, return_exceptions=True)
         for session in list(self.sessions.values()):
             await session.close()
         await self.timers.close()
+        for task in list(self._timer_tasks):
+            task.cancel()
+        await asyncio.gather(*self._timer_tasks, return_exceptions=True)
         if getattr(self, "wyoming", None) is not None:
             await self.wyoming.close()
         self.learner.flush()
@@ -199,19 +268,62 @@ class Hub:
             await self.close()
 
     # -- satellites ----------------------------------------------------------------------
-    def add_satellite(self, uri: str, expected_id: str | None = None) -> None:
+    def add_satellite(self, uri: str, expected_id: str | None = None, *, take_over: bool = False) -> None:
         from hub.satellite_link import SatelliteLink
 
         if uri in self._links:
             return
-        link = SatelliteLink(uri, self._session_for, self.arbiter, expected_id=expected_id)
+        def take_over_from_driver() -> None:
+            assert expected_id is not None
+            _LOGGER.warning("satellite %s is driven by another client: asking it to drop that one (take-over)",
+                            expected_id)
+            self.bridge.command_satellite(expected_id, TakeOverCommand(  # type: ignore[arg-type]
+                command="take_over", sender=f"hub-{self.settings.hub_id}"))
+
+        link = SatelliteLink(uri, self._session_for, self.arbiter, expected_id=expected_id,
+                             take_over=take_over_from_driver if take_over and expected_id else None)
         self._links[uri] = link
-        self._spawn(link.run(), f"satellite-{uri}")
+        self._link_tasks[uri] = self._spawn(link.run(), f"satellite-{uri}")
+
+    async def _drop_link(self, uri: str) -> None:
+        self._links.pop(uri, None)
+        task = self._link_tasks.pop(uri, None)
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            with contextlib.suppress(ValueError):
+                self._tasks.remove(task)
 
     async def learn_satellite(self, announce: SatelliteAnnounce) -> None:
-        if announce.wyoming_uri and announce.wyoming_uri not in self._links:
-            _LOGGER.info("satellite %s announced itself at %s", announce.satellite, announce.wyoming_uri)
-            self.add_satellite(announce.wyoming_uri, expected_id=announce.satellite)
+        """An announce (its id already checked against its topic): connect to where it says it listens.
+
+        One link per announcing satellite: a new address replaces the old link (no reconnect loop is
+        left behind), an address another satellite owns is refused, and at most
+        :data:`MAX_ANNOUNCED_SATELLITES` are learned.
+        """
+        satellite, uri = announce.satellite, announce.wyoming_uri
+        self.registry.learn(announce)
+        if self.registry.driver(satellite, uri) is not SatelliteDriver.HUB:
+            await self.release_satellite(satellite)  # Home Assistant drives it: entities only
+            uri = ""
+        previous = self._announced.get(satellite)
+        configured = {e.uri for e in self.registry.entries} | {
+            u for u, link in self._links.items() if link.session is not None and link.session.id == satellite}
+        if uri and uri != previous and uri not in configured:  # configured: already linked
+            owner = next((s for s, u in self._announced.items() if u == uri), None)
+            if owner is not None and owner != satellite:
+                _LOGGER.warning("satellite %s announced %s, where %s is: ignored", satellite, uri, owner)
+            elif previous is None and len(self._announced) >= MAX_ANNOUNCED_SATELLITES:
+                _LOGGER.warning("satellite %s announced itself, but %d announced satellites is the limit: ignored",
+                                satellite, MAX_ANNOUNCED_SATELLITES)
+            else:
+                if previous is not None:
+                    _LOGGER.info("satellite %s moved from %s to %s", satellite, previous, uri)
+                    await self._drop_link(previous)
+                else:
+                    _LOGGER.info("satellite %s announced itself at %s", satellite, uri)
+                self._announced[satellite] = uri
+                self.add_satellite(uri, expected_id=satellite)
         session = self.sessions.get(announce.satellite)
         if session is not None:
             session.name, session.area = announce.name, announce.area
@@ -231,21 +343,105 @@ class Hub:
         self.apply_learned(session)
         return session
 
+    @property
+    def satellite_links(self) -> int:
+        """Satellite connection tasks alive (configured plus announced)."""
+        return sum(1 for task in self._link_tasks.values() if not task.done())
+
     def targets(self, target: str) -> list[SatelliteSession]:
         chosen = self.sessions.values() if target == ALL_SATELLITES else [self.sessions.get(target)]
         return [s for s in chosen if s is not None and s.connected]
 
-    async def announce(self, satellite_ids: list[str], text: str) -> None:
-        from protocol.payloads import InterruptReason
+    def known_satellites(self) -> set[str]:
+        """Every satellite Home Assistant should see: configured, announced, connected, or handed over."""
+        return self.registry.known_ids() | set(self.sessions)
 
+    async def release_satellite(self, satellite: str) -> None:
+        """Close every hub link to ``satellite`` (Home Assistant drives it now)."""
+        uris = {u for u, link in self._links.items() if link.session is not None and link.session.id == satellite}
+        uris |= {u for u in (self._announced.pop(satellite, None), self.registry.uri_of(satellite)) if u in self._links}
+        for uri in uris:
+            _LOGGER.info("satellite %s is driven by Home Assistant: the hub closes its link to %s", satellite, uri)
+            await self._drop_link(uri)
+
+    def _on_link_event(self, event: ConversationEvent) -> None:
+        if event.kind is EventKind.SATELLITE_CONNECTED:
+            self.link_problems.pop(event.satellite, None)
+            self.registry.uris.setdefault(event.satellite, str(event.data.get("uri")))
+            if self.registry.driver(event.satellite) is not SatelliteDriver.HUB:
+                self.run_transient(self.release_satellite(event.satellite), f"release-{event.satellite}")
+        if event.kind in (EventKind.SATELLITE_CONNECTED, EventKind.SATELLITE_DISCONNECTED):
+            self.ha.publish_link(event.satellite)
+
+    async def drive_satellite(self, satellite: str, uri: str, *, take_over: bool = False) -> Any:
+        """Link to ``satellite`` at ``uri`` (a fresh link when taking over); returns the SatelliteLink."""
+        existing = self._links.get(uri)
+        if existing is not None and not take_over:
+            return existing
+        if existing is not None:
+            await self._drop_link(uri)
+        if satellite in self.registry.announced:
+            self._announced[satellite] = uri
+        self.add_satellite(uri, expected_id=satellite, take_over=take_over)
+        return self._links[uri]
+
+    def run_transient(self, coro: Coroutine[Any, Any, None], name: str) -> None:
+        task = asyncio.create_task(coro, name=name)
+        self._transient.add(task)
+        task.add_done_callback(self._transient.discard)
+
+    async def announce(self, satellite_ids: list[str], text: str) -> Announcement:
+        """Start speaking ``text`` on each satellite; ``await (...).outcome()`` says whether each played it."""
+        announcement = Announcement(self.bus)
         for satellite_id in satellite_ids:
             session = self.sessions[satellite_id]
-            await session.start(session.new_turn(announce=text), barge_reason=InterruptReason.HUB)
+            turn = session.new_turn(announce=text)
+            announcement.add(turn.turn_id, satellite_id)
+            await session.start(turn, barge_reason=InterruptReason.HUB)
+        return announcement
 
-    async def _timer_finished(self, timer: Timer) -> None:
+    async def _timer_finished(self, timer: Timer) -> bool:
+        """Ring on the timer's satellite (its chime) and say which timer it was; False if it is away."""
         session = self.sessions.get(timer.satellite)
-        if session is not None:
-            await session.timer_finished(timer)
+        if session is None or not session.connected:
+            return False
+        await session.timer_finished(timer)
+        await session.start(session.new_turn(announce=f"{timer_label(timer).capitalize()} is done."),
+                            barge_reason=InterruptReason.HUB)
+        return True
+
+    def _ring_missed_timers(self, event: ConversationEvent) -> None:
+        if event.kind is EventKind.SATELLITE_CONNECTED and self.timers.has_missed(event.satellite):
+            task = asyncio.create_task(self.timers.ring_missed(event.satellite), name=f"missed-timers-{event.satellite}")
+            self._timer_tasks.add(task)
+            task.add_done_callback(self._timer_tasks.discard)
+
+    def _tell_stt_the_home(self, event: ConversationEvent) -> None:
+        """Whisper hears device and room names far better when told them ("desk lamp", not "desk clamp")."""
+        if event.kind is EventKind.TURN_STARTED and hasattr(self.models.stt, "vocabulary"):
+            words = self.home.vocabulary()
+            if words != self._home_words:
+                self._home_words = words
+                self.models.stt.vocabulary = tuple(dict.fromkeys((*self._stt_base_words, *words)))
+
+    def _home_control(self) -> HomeControl:
+        """Every way of reaching devices that the settings ask for, behind one :class:`HomeControl`."""
+        backends: list[HomeBackend] = []
+        if self.settings.mqtt.enabled and self.settings.mqtt_devices.enabled:
+            backends.append(MqttDevices(self.link, self.settings.mqtt_devices.discovery_prefix))
+        # Home Assistant's websocket link (hub/home/home_assistant.py); its task is started in start().
+        self.home_assistant = (HomeAssistantBackend(self.settings.home_assistant)
+                               if self.settings.home_assistant.enabled else None)
+        if self.home_assistant is not None:
+            backends.append(self.home_assistant)
+            # The link's state is reported on hub/state (a problem while down) and /metrics.
+            self.home_assistant.add_link_listener(lambda up, error: self.set_problem(
+                "home_assistant", None if up or error is None or error.code == "ha_stopped"
+                else f"Home Assistant: {error} ({error.code})"))
+        home = HomeControl(backends, self.settings.home, self.bus)
+        self.services.skills.home = home
+        self.services.matcher = IntentMatcher(home.entities)
+        return home
 
     # -- memory and learning -------------------------------------------------------------
     def _user_said(self, satellite: str, turn_id: str, text: str) -> None:
@@ -334,3 +530,12 @@ class Hub:
         while True:
             await asyncio.sleep(every_s)
             self.link.publish(self.topics.hub(HubTopic.METRICS), self.metrics())
+
+
+def _private_dir(path: Any) -> None:
+    """Memory, transcripts and recordings are the household's: the data folder is the hub user's only."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        os.chmod(path, 0o700)
+    except OSError as err:  # e.g. a folder owned by someone else: the Store reports what matters
+        _LOGGER.warning("could not make %s private (mode 0700): %s", path, err)

@@ -5,20 +5,30 @@ reports, hub state and metrics, arbitration decisions, device intents for Home A
 commands to satellites (mute, volume from the fast path) and results of hub-owned commands.
 In: satellite announcements (a new satellite is connected to at once), satellite interrupts,
 hub-owned commands (announce, timers) plus ``stop`` for satellites that cannot hear MQTT.
+
+Identity comes from the topic, which the broker's ACL ties to the login: a payload naming
+another satellite than its topic is refused and logged. Commands pass through
+:class:`common.command_intake.CommandIntake` (once per id, retained ones refused and cleared
+from the broker, malformed ones with a readable id answered with an error). A conversation
+state retained from a previous hub that died mid-turn is overwritten with what this hub knows.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from typing import TYPE_CHECKING, Any
 
-from common.mqtt import MqttLink
-from hub import __version__
+from common.command_intake import CommandIntake, Refusal
+from common.mqtt import Delivery, LogLimiter, MqttLink
 from hub.events import ConversationEvent, EventKind
 from hub.learning.learner import LearningCommandError
-from protocol import discovery
+from hub.satellites import switch_driver
+from protocol import codec
 from protocol.commands import (
+    HUB_OWNED,
     AnnounceCommand,
+    DriverCommand,
     LearningCommand,
     MuteCommand,
     StopCommand,
@@ -38,6 +48,7 @@ from protocol.payloads import (
     LearningDecision,
     ResultStatus,
     SatelliteAnnounce,
+    SatelliteDriver,
     TurnReport,
 )
 from protocol.topics import ALL_SATELLITES, HA_STATUS_TOPIC, ConversationTopic, HubTopic, SatelliteTopic
@@ -56,37 +67,27 @@ class HubBridge:
         t = self.topics
         link.subscribe(t.all_satellites(SatelliteTopic.ANNOUNCE), self._on_announce)
         link.subscribe(t.all_satellites(SatelliteTopic.INTERRUPT), self._on_interrupt)
-        link.subscribe(t.all_commands(), self._on_command)
-        link.subscribe(t.hub(HubTopic.COMMAND), self._on_hub_command)
+        # ``stop`` is taken (once) but answered by the satellite; announce and timers are ours.
+        self.intake = CommandIntake(t, HUB_OWNED | {"stop"}, answer_unreadable=False, rate_per_s=50, burst=200)
+        self.hub_intake = CommandIntake(t, None, answer_unreadable=True, rate_per_s=20, burst=50)
+        link.subscribe_deliveries(t.all_commands(), self._on_command_delivery)
+        link.subscribe_deliveries(t.hub(HubTopic.COMMAND), self._on_hub_command_delivery)
+        link.subscribe_deliveries(f"{t.base}/conversation/+/state", self._on_old_conversation_state,
+                                  retain_as_published=False)
+        self.impostors = 0
+        """Payloads refused because they named another satellite than their topic."""
+        self._log = LogLimiter(_LOGGER)
         link.subscribe_raw(HA_STATUS_TOPIC, self._on_home_assistant_status)
         link.on_connect(self._republish_discovery)
         hub.bus.subscribe(self._on_event)
         self.announced: dict[str, SatelliteAnnounce] = {}
 
-    # -- Home Assistant discovery --------------------------------------------------------
+    # -- Home Assistant discovery (hub/ha_discovery.py) -----------------------------------
     def publish_discovery(self, satellite: str) -> None:
-        session = self.hub.sessions.get(satellite)
-        if session is None:
-            return
-        announce = self.announced.get(satellite)
-        config = discovery.satellite_device(
-            self.topics, satellite, name=session.name, area=session.area,
-            software=announce.software if announce else "wyoming satellite",
-            wake_words=list(announce.wake_words) if announce else ["wake"],
-        )
-        self.link.publish_bytes(discovery.discovery_topic(discovery.satellite_object_id(satellite)),
-                                discovery.encode(config), retain=True)
-
-    def publish_hub_discovery(self) -> None:
-        hub_id = self.hub.settings.hub_id
-        config = discovery.hub_device(self.topics, hub_id, software=f"hearth-hub {__version__}")
-        self.link.publish_bytes(discovery.discovery_topic(f"hearth_hub_{hub_id}"), discovery.encode(config),
-                                retain=True)
+        self.hub.ha.publish_satellite(satellite)
 
     async def _republish_discovery(self) -> None:
-        self.publish_hub_discovery()
-        for satellite in list(self.hub.sessions):
-            self.publish_discovery(satellite)
+        await self.hub.ha.publish_all()
 
     async def _on_home_assistant_status(self, topic: str, payload: bytes) -> None:
         if payload.strip().lower() == b"online":  # Home Assistant (re)started: tell it about the house again
@@ -109,7 +110,9 @@ class HubBridge:
             self.publish_discovery(event.satellite)
 
     def turn_report(self, report: TurnReport) -> None:
-        self.link.publish(self.topics.conversation(report.satellite, ConversationTopic.TURN), report, retain=True)
+        # An announcement is not a conversation: "last transcript/response" stay as they were.
+        leaf = ConversationTopic.ANNOUNCEMENT if report.handler == "announce" else ConversationTopic.TURN
+        self.link.publish(self.topics.conversation(report.satellite, leaf), report, retain=True)
 
     def arbitration(self, decision: ArbitrationDecision) -> None:
         self.link.publish(self.topics.hub(HubTopic.ARBITRATION), decision)
@@ -128,19 +131,76 @@ class HubBridge:
         self.link.publish(self.topics.hub(HubTopic.RESULT), CommandResult(
             id=command.id, command=command.command, target=target, handled_by=self.hub.settings.hub_id,
             status=status, code=code, message=message,
-        ))
+        ), essential=True)
 
     # -- in ------------------------------------------------------------------------------
+    def _genuine(self, topic: str, claimed: str) -> bool:
+        """The topic's satellite id is the sender (the ACL lets a login write only its own subtree)."""
+        sender = self.topics.parse(topic).device_id
+        if claimed == sender:
+            return True
+        self.impostors += 1
+        self._log.warning("impostor", "refused a message on %s: it names satellite %r, but only %r can write "
+                          "there", topic, claimed, sender)
+        return False
+
     async def _on_announce(self, topic: str, message: SatelliteAnnounce) -> None:
+        if not self._genuine(topic, message.satellite):
+            return
         self.announced[message.satellite] = message
         await self.hub.learn_satellite(message)
-        if message.satellite in self.hub.sessions:
-            self.publish_discovery(message.satellite)
+        self.publish_discovery(message.satellite)  # also when Home Assistant drives it
 
     async def _on_interrupt(self, topic: str, message: Interrupt) -> None:
+        if not self._genuine(topic, message.satellite):
+            return
         session = self.hub.sessions.get(message.satellite)
         if session is not None:
             await session.interrupt(message.reason, turn_id=message.turn_id, tell_satellite=False)
+
+    async def _on_old_conversation_state(self, delivery: Delivery) -> None:
+        """A state the broker kept from before we subscribed: true only if it matches what we know now."""
+        if not delivery.retain or not delivery.payload:
+            return
+        try:
+            old = codec.decode(self.topics, delivery.topic, delivery.payload)
+        except codec.PayloadError:
+            old = None
+        satellite = self.topics.parse(delivery.topic).device_id
+        if satellite is None:
+            return
+        session = self.hub.sessions.get(satellite)
+        phase = self.hub.states.phase(satellite) if session is not None and session.connected else ConversationPhase.IDLE
+        if old is not None and old.phase is phase:
+            return
+        _LOGGER.info("conversation state of %s was %s from an earlier hub; now %s", satellite,
+                     old.phase.value if old is not None else "unreadable", phase.value)
+        self.link.publish(delivery.topic, ConversationState(satellite=satellite, phase=phase, since=time.time()),
+                          retain=True)
+
+    async def _clear_retained_command(self, delivery: Delivery) -> None:
+        if delivery.retain and delivery.payload:
+            self._log.warning("retained", "cleared a retained command on %s (it would run again on every restart)",
+                              delivery.topic)
+            self.link.forget_retained(delivery.topic)
+
+    async def _on_command_delivery(self, delivery: Delivery) -> None:
+        await self._clear_retained_command(delivery)
+        taken = self.intake.take(delivery)
+        target = self.topics.parse(delivery.topic).device_id or ALL_SATELLITES
+        if isinstance(taken, Refusal):
+            if taken.command != "stop":
+                self._result(taken, target, ResultStatus.ERROR, taken.code, taken.message)
+        elif taken is not None:
+            await self._on_command(delivery.topic, taken)
+
+    async def _on_hub_command_delivery(self, delivery: Delivery) -> None:
+        await self._clear_retained_command(delivery)
+        taken = self.hub_intake.take(delivery)
+        if isinstance(taken, Refusal):
+            self._result(taken, "hub", ResultStatus.ERROR, taken.code, taken.message)
+        elif taken is not None:
+            await self._on_hub_command(delivery.topic, taken)
 
     async def _on_command(self, topic: str, command: Any) -> None:
         target = self.topics.parse(topic).device_id or ALL_SATELLITES
@@ -148,6 +208,9 @@ class HubBridge:
             # Satellites that speak MQTT stop themselves and tell us; this covers stock ones.
             for session in self.hub.targets(target):
                 await session.interrupt(InterruptReason.COMMAND)
+            return
+        if isinstance(command, DriverCommand):
+            self._drive(command, target)
             return
         if not isinstance(command, AnnounceCommand | TimerStartCommand | TimerCancelCommand):
             return  # satellite-owned: the satellite answers it
@@ -157,10 +220,12 @@ class HubBridge:
                          f"no connected satellite {target!r}")
             return
         self._result(command, target, ResultStatus.ACCEPTED)
+        if isinstance(command, AnnounceCommand):
+            # Done once played, seconds from now: the MQTT loop must not wait for that.
+            self.hub.run_transient(self._announce(command, target, [s.id for s in sessions]), f"announce-{command.id}")
+            return
         try:
-            if isinstance(command, AnnounceCommand):
-                await self.hub.announce([s.id for s in sessions], command.text)
-            elif isinstance(command, TimerStartCommand):
+            if isinstance(command, TimerStartCommand):
                 for session in sessions:
                     timer = self.hub.timers.start(session.id, command.seconds, command.name)
                     await session.timer_started(timer)
@@ -173,6 +238,33 @@ class HubBridge:
             self._result(command, target, ResultStatus.ERROR, getattr(err, "code", "failed"), str(err))
             return
         self._result(command, target, ResultStatus.DONE)
+
+    async def _announce(self, command: AnnounceCommand, target: str, satellites: list[str]) -> None:
+        try:
+            problems = await (await self.hub.announce(satellites, command.text)).outcome()
+        except Exception as err:
+            _LOGGER.warning("announcement to %s failed: %s", target, err)
+            self._result(command, target, ResultStatus.ERROR, getattr(err, "code", "failed"), str(err))
+            return
+        if problems:
+            self._result(command, target, ResultStatus.ERROR, "not_played", "; ".join(problems)[:1900])
+        else:
+            self._result(command, target, ResultStatus.DONE)
+
+    def _drive(self, command: DriverCommand, target: str) -> None:
+        if target == ALL_SATELLITES:
+            self._result(command, target, ResultStatus.ERROR, "bad_target",
+                         "a driver is chosen per satellite: send it to command/<satellite id>")
+            return
+        self._result(command, target, ResultStatus.ACCEPTED)
+
+        async def switch() -> None:
+            outcome = await switch_driver(self.hub, target, SatelliteDriver(command.driver),
+                                          take_over=command.take_over)
+            self._result(command, target, ResultStatus.DONE if outcome.ok else ResultStatus.ERROR,
+                         outcome.code, outcome.message)
+
+        self.hub.run_transient(switch(), f"driver-{command.id}")
 
     async def _on_hub_command(self, topic: str, command: Any) -> None:
         if not isinstance(command, LearningCommand):

@@ -2,7 +2,9 @@
 
 ``describe`` -> ``info``, ``run-satellite``, then a read loop that routes the satellite's
 events to its :class:`~hub.session.SatelliteSession`, with a ping every few seconds. A
-satellite that goes away is reconnected with backoff; its open turn is abandoned.
+satellite that goes away is reconnected with backoff; its open turn is abandoned. A link made
+for an announced satellite drives only that satellite: a server at that address that describes
+itself as another (or as no satellite) is left alone, with a warning, and retried with backoff.
 """
 
 from __future__ import annotations
@@ -52,7 +54,7 @@ class SatelliteLink:
 
     def __init__(self, uri: str, session_for: Callable[[str, Info | None], SatelliteSession],
                  arbiter: Arbiter, *, on_connected: Callable[[SatelliteSession], Awaitable[None]] | None = None,
-                 expected_id: str | None = None) -> None:
+                 expected_id: str | None = None, take_over: Callable[[], None] | None = None) -> None:
         self.uri = uri
         self.host, self.port = parse_uri(uri)
         self._session_for = session_for
@@ -66,6 +68,12 @@ class SatelliteLink:
         self._audio_turn: Turn | None = None
         self._pong_seen = False
         self._last_pong = 0.0
+        self._mismatch_logged = False
+        self.refusal: str | None = None
+        """What the satellite said when it last refused us (another client drives it); None once attached."""
+        self._take_over = take_over
+        """A deliberate take-over (``driver`` command): asks the satellite, once, to drop its current driver."""
+        self._quick_retry_until = 0.0
 
     async def run(self) -> None:
         attempt = 0
@@ -80,24 +88,52 @@ class SatelliteLink:
                 attempt += 1
                 await asyncio.sleep(delay)
                 continue
-            attempt = 0
             peer = WyomingPeer(reader, writer, f"satellite {self.uri}")
             try:
-                await self._serve(peer)
+                attached = await self._serve(peer)
             finally:
                 await self._disconnected(peer)
+            if attached:
+                attempt = 0
+            elif asyncio.get_running_loop().time() < self._quick_retry_until:
+                await asyncio.sleep(0.2)  # the satellite drops its driver on our request: be first to reconnect
+            else:  # refused or not a satellite: do not hammer it
+                await asyncio.sleep(BACKOFF_S[min(attempt, len(BACKOFF_S) - 1)])
+                attempt += 1
 
-    async def _serve(self, peer: WyomingPeer) -> None:
+    async def _serve(self, peer: WyomingPeer) -> bool:
+        """Serve one connection; False if it never became this link's satellite."""
         await peer.send(Describe().event())
         info: Info | None = None
         while info is None:
-            event = await asyncio.wait_for(peer.read(), 10.0)
+            try:
+                event = await asyncio.wait_for(peer.read(), 10.0)
+            except TimeoutError:
+                _LOGGER.warning("%s: no info within 10 s of describe", peer.label)
+                return False
             if event is None:
-                return
+                return False
             if Info.is_type(event.type):
                 info = Info.from_event(event)
+            elif event.type == "error":
+                self.refusal = str(event.data.get("text") or event.data.get("code") or "refused")
+                _LOGGER.warning("%s refused us: %s", peer.label, self.refusal)
+                if self._take_over is not None and event.data.get("code") == "already_driven":
+                    take_over, self._take_over = self._take_over, None
+                    take_over()
+                    self.refusal = None  # being dealt with: only a refusal after the take-over counts
+                    self._quick_retry_until = asyncio.get_running_loop().time() + 10.0
+                return False
+        claimed = info.satellite.name if info.satellite else None
+        if self._expected_id and claimed != self._expected_id:
+            if not self._mismatch_logged:
+                self._mismatch_logged = True
+                _LOGGER.warning("%s describes itself as %r, not %r as announced: not driving it", peer.label,
+                                claimed, self._expected_id)
+            return False
         session = self._session_for(self._satellite_id(info), info)
         self.session, self.peer = session, peer
+        self.refusal, self._take_over = None, None
         session.attach(peer.send)
         await peer.send(RunSatellite().event())
         session.services.bus.emit(ConversationEvent(session.id, EventKind.SATELLITE_CONNECTED, data={
@@ -117,6 +153,7 @@ class SatelliteLink:
             pinger.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await pinger
+        return True
 
     def _satellite_id(self, info: Info) -> str:
         if self._expected_id:

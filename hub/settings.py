@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from common.mqtt import MqttSettings
+from hub.home.control import HomeControlSettings
+from hub.home.mqtt_devices import MqttDevicesSettings
+from hub.home.settings import HomeAssistantSettings as HomeAssistantLinkSettings
 from hub.turn import DEFAULT_SYSTEM_PROMPT
+from protocol.discovery import parse_ha_version
+from protocol.payloads import SatelliteDriver
+from protocol.topics import validate_device_id
 
 
 class _Section(BaseModel):
@@ -96,10 +102,67 @@ class RecorderSettings(_Section):
     keep_sessions: int = Field(default=30, ge=1, description="Sessions kept; older ones are deleted")
 
 
+class SatelliteEntry(_Section):
+    """One satellite the hub knows before it announces itself, and who drives it.
+
+    Written as ``satellites = ["tcp://host:port", ...]`` (driven by the hub, id learned on
+    connect), as tables (``[satellites.kitchen] driver = "home_assistant"``), or on the command
+    line as ``--satellites tcp://host:port``, ``--satellites kitchen=tcp://host:port`` or
+    ``--satellites kitchen=home_assistant``.
+    """
+
+    id: str | None = Field(default=None, description="Satellite id, as it announces itself on MQTT")
+    uri: str | None = Field(default=None, pattern=r"^tcp://[^\s/]+:\d{1,5}$",
+                            description="Its Wyoming address, tcp://host:port (needed when it has no MQTT)")
+    driver: SatelliteDriver = Field(default=SatelliteDriver.HUB,
+                                    description="Who runs its conversations over Wyoming: hub or home_assistant "
+                                                "(the hub then never connects to it)")
+
+    @field_validator("id")
+    @classmethod
+    def _valid_id(cls, value: str | None) -> str | None:
+        return None if value is None else validate_device_id(value)
+
+    @model_validator(mode="after")
+    def _identified(self) -> SatelliteEntry:
+        if self.id is None and self.uri is None:
+            raise ValueError("a satellite needs an id or a uri")
+        return self
+
+    @staticmethod
+    def parse(value: Any) -> Any:
+        """``tcp://h:p``, ``id=tcp://h:p`` or ``id=driver`` -> a table; tables pass through."""
+        if not isinstance(value, str):
+            return value
+        name, sep, rest = value.partition("=")
+        if not sep:
+            return {"uri": value}
+        return {"id": name, "uri": rest} if rest.startswith("tcp://") else {"id": name, "driver": rest}
+
+
+class HomeAssistantSettings(HomeAssistantLinkSettings):
+    """``[home_assistant]``: the websocket link (url, token_file... in hub/home/settings.py) and discovery."""
+
+    version: str = Field(default="2024.3",
+                         description="Oldest Home Assistant release that reads this hub's MQTT discovery, e.g. 2024.3 "
+                                     "or 2025.1: 2024.11 or later gets device discovery, 2024.5 or later an MQTT "
+                                     "notify entity for announcements (older: a text entity)")
+
+    @field_validator("version")
+    @classmethod
+    def _known_version(cls, value: str) -> str:
+        parse_ha_version(value)
+        return value
+
+
 class HubSettings(_Section):
     hub_id: str = Field(default="hub", description="This hub's id on MQTT")
     data_dir: Path = Field(default=Path("var/hub"), description="Memory, learning state and recordings")
-    satellites: list[str] = Field(default_factory=list, description="Satellites to drive, as tcp://host:port")
+    satellites: list[SatelliteEntry] = Field(
+        default_factory=list,
+        description="Satellites known before they announce themselves: tcp://host:port (driven by the hub), "
+                    "id=tcp://host:port, or id=home_assistant (Home Assistant drives it; the hub never connects)")
+    home_assistant: HomeAssistantSettings = Field(default_factory=HomeAssistantSettings)
     mqtt: MqttSettings = Field(default_factory=MqttSettings)
     wyoming: WyomingServiceSettings = Field(default_factory=WyomingServiceSettings)
     models: ModelSettings = Field(default_factory=ModelSettings)
@@ -109,4 +172,16 @@ class HubSettings(_Section):
     learning: LearningSettings = Field(default_factory=LearningSettings)
     memory: MemorySettings = Field(default_factory=MemorySettings)
     recorder: RecorderSettings = Field(default_factory=RecorderSettings)
+    home: HomeControlSettings = Field(default_factory=HomeControlSettings)
+    mqtt_devices: MqttDevicesSettings = Field(default_factory=MqttDevicesSettings)
     log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR")
+
+    @field_validator("satellites", mode="before")
+    @classmethod
+    def _satellite_forms(cls, value: Any) -> Any:
+        if isinstance(value, dict):  # [satellites.<id>] tables
+            return [{"id": key, **(entry if isinstance(entry, dict) else SatelliteEntry.parse(entry))}
+                    for key, entry in value.items()]
+        if isinstance(value, list):
+            return [SatelliteEntry.parse(item) for item in value]
+        return value

@@ -1,7 +1,12 @@
 """The hub's own Wyoming server: its STT (``asr``) and TTS for Home Assistant and other clients.
 
 Wyoming has no authentication, so it binds to loopback unless told otherwise and, when an
-allow list is configured, closes connections from any other address straight away.
+allow list is configured, closes connections from any other address straight away. It holds
+at most :data:`MAX_CLIENTS` connections and closes one that sends nothing for
+:data:`IDLE_TIMEOUT_S`. Audio is checked at the edge (:func:`protocol.audio.check_audio`: rate,
+width, channels, whole frames) and capped in bytes computed from seconds of that format; a bad
+event gets an ``error`` event with a stable code, never a traceback; resampling runs off the
+event loop.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from typing import TYPE_CHECKING
 from wyoming.asr import Transcribe, Transcript
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
 from wyoming.error import Error
+from wyoming.event import Event
 from wyoming.info import AsrModel, AsrProgram, Attribution, Describe, Info, TtsProgram, TtsVoice
 from wyoming.ping import Ping, Pong
 from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, SynthesizeStop, SynthesizeStopped
@@ -23,7 +29,7 @@ from hub import __version__
 from hub.chunker import SentenceChunker
 from hub.stt import SttError
 from hub.tts import resample_pcm
-from protocol.audio import MAX_TURN_AUDIO_SECONDS, MIC_FORMAT
+from protocol.audio import MAX_TURN_AUDIO_SECONDS, MIC_FORMAT, AudioFormatError, PcmFormat, check_audio, max_bytes
 from protocol.framing import stream_limit
 
 if TYPE_CHECKING:
@@ -33,7 +39,21 @@ if TYPE_CHECKING:
 _LOGGER = logging.getLogger(__name__)
 
 MAX_TTS_CHARS = 2000
+MAX_CLIENTS = 16
+"""Concurrent Wyoming connections (Home Assistant uses one or two)."""
+IDLE_TIMEOUT_S = 120.0
+"""A connection that sends nothing this long is closed (a Home Assistant pipeline is far quicker)."""
 _ATTRIBUTION = Attribution(name="hearth", url="https://github.com/hearth-voice")
+SERVICE_NAME = "Hearth hub"
+"""Home Assistant titles the Wyoming entry after the first program: the service is STT *and* TTS."""
+STT_LANGUAGES = ("en", "en-US", "en-GB", "en-AU", "en-CA", "en-IE", "en-IN", "en-NZ", "en-ZA")
+"""Whisper hears English, whatever the accent: Home Assistant asks for its pipeline's exact tag
+(``en-US``) and refuses an engine that does not list it (HTTP 415), so the regional tags are listed too."""
+
+
+def base_language(tag: str) -> str:
+    """``en-US``, ``en_GB``, ``EN`` -> ``en``."""
+    return tag.replace("_", "-").split("-")[0].strip().lower()
 
 
 class WyomingService:
@@ -44,16 +64,18 @@ class WyomingService:
         self._server: asyncio.Server | None = None
         self._clients: set[asyncio.Task[None]] = set()
         self.refused = 0
+        self.bad_audio = 0
 
     def info(self) -> Info:
         stt, tts = self.models.stt, self.models.tts
         return Info(
-            asr=[AsrProgram(name="hearth-stt", attribution=_ATTRIBUTION, installed=True,
-                            description="faster-whisper on the hearth hub", version=__version__,
+            asr=[AsrProgram(name=SERVICE_NAME, attribution=_ATTRIBUTION, installed=True,
+                            description="Speech-to-text (faster-whisper) on the Hearth hub", version=__version__,
                             models=[AsrModel(name=stt.name, attribution=_ATTRIBUTION, installed=True,
-                                             description=f"whisper {stt.name}", version=None, languages=["en"])])],
-            tts=[TtsProgram(name="hearth-tts", attribution=_ATTRIBUTION, installed=True,
-                            description="piper on the hearth hub", version=__version__,
+                                             description=f"whisper {stt.name}", version=None,
+                                             languages=list(STT_LANGUAGES))])],
+            tts=[TtsProgram(name=SERVICE_NAME, attribution=_ATTRIBUTION, installed=True,
+                            description="Text-to-speech (piper) on the Hearth hub", version=__version__,
                             supports_synthesize_streaming=True,
                             voices=[TtsVoice(name=tts.name, attribution=_ATTRIBUTION, installed=True,
                                              description=tts.name, version=None, languages=["en_US"])])],
@@ -85,6 +107,11 @@ class WyomingService:
                 _LOGGER.warning("refused Wyoming connection from %s: not in the allow list", peer_host)
                 await peer.send(Error(text="not allowed", code="not_allowed").event())
                 return
+            if len(self._clients) > MAX_CLIENTS:
+                self.refused += 1
+                _LOGGER.warning("refused Wyoming connection from %s: %d connections already", peer_host, MAX_CLIENTS)
+                await peer.send(Error(text=f"at most {MAX_CLIENTS} connections", code="busy").event())
+                return
             await self._serve(peer)
         except asyncio.CancelledError:
             raise
@@ -94,47 +121,71 @@ class WyomingService:
             await peer.close()
             self._clients.discard(task)
 
+    async def _read(self, peer: WyomingPeer) -> Event | None:
+        try:
+            return await asyncio.wait_for(peer.read(), IDLE_TIMEOUT_S)
+        except TimeoutError:
+            _LOGGER.info("%s: nothing for %.0f s; closing", peer.label, IDLE_TIMEOUT_S)
+            with contextlib.suppress(ConnectionError):
+                await peer.send(Error(text=f"idle for {IDLE_TIMEOUT_S:.0f} s", code="idle").event())
+            return None
+
     async def _serve(self, peer: WyomingPeer) -> None:
         audio: bytearray | None = None
         stream: SentenceChunker | None = None
         streamed = 0
-        rate = MIC_FORMAT.rate
-        limit = MIC_FORMAT.bytes_per_second * MAX_TURN_AUDIO_SECONDS
-        while (event := await peer.read()) is not None:
+        fmt = MIC_FORMAT
+        wrong_language = False  # this utterance's audio is ignored: its language was refused
+        while (event := await self._read(peer)) is not None:
             kind = event.type
             if Describe.is_type(kind):
                 await peer.send(self.info().event())
             elif Ping.is_type(kind):
                 await peer.send(Pong(text=event.data.get("text")).event())
             elif Transcribe.is_type(kind):
-                audio = bytearray()
+                language = Transcribe.from_event(event).language
+                if language and base_language(language) not in {base_language(t) for t in STT_LANGUAGES}:
+                    await peer.send(Error(text=f"speech-to-text here is English only, not {language}",
+                                          code="unsupported_language").event())
+                    audio, wrong_language = None, True
+                    continue
+                audio, wrong_language = bytearray(), False
             elif AudioStart.is_type(kind):
-                start = AudioStart.from_event(event)
-                if start.width != 2 or start.channels != 1:
-                    await peer.send(Error(text="audio must be 16-bit mono", code="bad_audio_format").event())
+                try:
+                    fmt = _audio_format(event, mono=True)
+                except AudioFormatError as err:
+                    await self._refuse_audio(peer, err)
                     audio = None
                     continue
-                rate = start.rate
-                if audio is None:
+                if audio is None and not wrong_language:
                     audio = bytearray()
             elif AudioChunk.is_type(kind):
                 if audio is None:
                     continue
-                chunk = AudioChunk.from_event(event)
-                if chunk.width != 2 or chunk.channels != 1:
-                    await peer.send(Error(text="audio must be 16-bit mono", code="bad_audio_format").event())
+                try:
+                    chunk_fmt = _audio_format(event, mono=True)
+                except AudioFormatError as err:
+                    await self._refuse_audio(peer, err)
                     audio = None
                     continue
-                rate = chunk.rate
-                audio += chunk.audio
-                if len(audio) > limit * rate / MIC_FORMAT.rate:
+                if audio and chunk_fmt != fmt:
+                    await self._refuse_audio(peer, AudioFormatError(
+                        f"audio format changed within one utterance ({fmt.rate} -> {chunk_fmt.rate} Hz)"))
+                    audio = None
+                    continue
+                fmt = chunk_fmt
+                audio += event.payload or b""
+                if len(audio) > max_bytes(fmt, MAX_TURN_AUDIO_SECONDS):
                     await peer.send(Error(text=f"audio longer than {MAX_TURN_AUDIO_SECONDS:.0f} s",
                                           code="too_long").event())
                     audio = None
             elif AudioStop.is_type(kind):
+                wrong_language = False
                 if audio is None:
                     continue
-                pcm = resample_pcm(bytes(audio), rate, MIC_FORMAT.rate) if rate != MIC_FORMAT.rate else bytes(audio)
+                pcm = bytes(audio)
+                if fmt.rate != MIC_FORMAT.rate:
+                    pcm = await asyncio.to_thread(resample_pcm, pcm, fmt.rate, MIC_FORMAT.rate)
                 audio = None
                 try:
                     result = await self.models.stt.transcribe(pcm, peer.label)
@@ -167,6 +218,11 @@ class WyomingService:
             elif Synthesize.is_type(kind) and stream is None:
                 await self._synthesize(peer, Synthesize.from_event(event).text)
 
+    async def _refuse_audio(self, peer: WyomingPeer, err: AudioFormatError) -> None:
+        self.bad_audio += 1
+        _LOGGER.warning("%s: %s", peer.label, err)
+        await peer.send(Error(text=str(err), code=err.code).event())
+
     async def _synthesize(self, peer: WyomingPeer, text: str) -> None:
         if len(text) > MAX_TTS_CHARS:
             await peer.send(Error(text=f"text longer than {MAX_TTS_CHARS} characters", code="too_long").event())
@@ -181,3 +237,12 @@ class WyomingService:
             with contextlib.suppress(Exception):
                 await audio.aclose()  # type: ignore[attr-defined]
         await peer.send(AudioStop().event())
+
+
+def _audio_format(event: Event, *, mono: bool) -> PcmFormat:
+    """The checked format of an ``audio-start``/``audio-chunk`` (speech to transcribe must be mono)."""
+    data = event.data or {}
+    fmt = check_audio(data.get("rate"), data.get("width"), data.get("channels"), len(event.payload or b""))
+    if mono and fmt.channels != 1:
+        raise AudioFormatError(f"audio to transcribe must be mono, got {fmt.channels} channels")
+    return fmt

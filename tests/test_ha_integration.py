@@ -1,0 +1,234 @@
+"""Home Assistant, the real one (2024.3.3 and the current release, tests/ha_peer.py), sees and drives the house.
+
+Each test adds HA's MQTT integration (the config flow, user ``homeassistant``) on this test's broker
+and removes it at the end, so the session's HA is left as it was found. The hub's discovery form
+follows HA's version, as ``[home_assistant] version`` would: per-component for 2024.3, device for the
+current release.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import sys
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from common.local_broker import REPO, free_port
+from hub.app import Hub
+from hub.settings import HubSettings
+from protocol.payloads import SatellitePhase
+from satellite.app import SatelliteApp
+from satellite.settings import SatelliteSettings
+from scripts.demo import mqtt_table, write_toml
+from tests.test_hub_turns import wait_until
+
+pytestmark = [pytest.mark.timeout(600), pytest.mark.peers]
+
+
+def hub_values(broker, tmp_path: Path, peer, **more: Any) -> dict[str, Any]:
+    return {"data_dir": str(tmp_path / "hub"), "mqtt": broker.settings("hub").model_dump(),
+            "wyoming": {"port": 0}, "home_assistant": {"version": peer.version}, **more}
+
+
+def satellite_values(broker, tmp_path: Path, port: int = 0) -> dict[str, Any]:
+    return {"id": "kitchen", "name": "Kitchen", "area": "Kitchen", "mqtt": broker.settings("kitchen").model_dump(),
+            "wyoming": {"host": "127.0.0.1", "port": port},
+            "audio": {"backend": "file", "realtime": True, "output_file": str(tmp_path / "played.raw")}}
+
+
+@contextlib.asynccontextmanager
+async def mqtt_in(peer, broker) -> AsyncIterator[str]:
+    entry = await asyncio.to_thread(peer.connect_mqtt, broker)
+    try:
+        yield entry
+    finally:
+        await asyncio.to_thread(peer.disconnect_mqtt, entry)
+
+
+async def registry(peer) -> tuple[dict[str, dict], dict[str, dict]]:
+    """(unique_id -> entity registry entry, device id -> device) for our MQTT entities."""
+    entities, devices = await peer.ws({"type": "config/entity_registry/list"}, {"type": "config/device_registry/list"})
+    ours = {e["unique_id"]: e for e in entities if e["platform"] == "mqtt" and e["unique_id"].startswith("hearth_")}
+    return ours, {d["id"]: d for d in devices}
+
+
+async def entity(peer, unique_id: str, timeout: float = 20.0) -> str:
+    deadline = time.monotonic() + timeout
+    while True:
+        ours, _ = await registry(peer)
+        if unique_id in ours:
+            return str(ours[unique_id]["entity_id"])
+        if time.monotonic() > deadline:
+            raise AssertionError(f"Home Assistant has no entity {unique_id}; ours: {sorted(ours)}\n{peer.log_tail()}")
+        await asyncio.sleep(0.2)
+
+
+async def state(peer, entity_id: str, wanted: str, timeout: float = 10.0) -> dict:
+    return await asyncio.to_thread(peer.wait_state, entity_id, wanted, timeout)
+
+
+async def number(peer, entity_id: str, wanted: float, timeout: float = 10.0) -> None:
+    def is_it() -> bool:
+        current = peer.state(entity_id)
+        try:
+            return current is not None and float(current["state"]) == wanted
+        except ValueError:
+            return False
+
+    await wait_until(is_it, timeout)
+
+
+async def test_entities_appear_with_names_areas_states_and_ha_services_reach_the_satellite(
+        broker, hub_models, home_assistant, tmp_path):
+    peer = home_assistant
+    app = await asyncio.to_thread(SatelliteApp, SatelliteSettings.model_validate(satellite_values(broker, tmp_path)))
+    await app.start()
+    hub = Hub(HubSettings.model_validate(hub_values(broker, tmp_path, peer,
+                                                   satellites=[f"tcp://127.0.0.1:{app.server.port}"])), hub_models)
+    await hub.start()
+    try:
+        async with mqtt_in(peer, broker):
+            mute = await entity(peer, "hearth_kitchen_mute")
+            volume = await entity(peer, "hearth_kitchen_volume")
+            phase = await entity(peer, "hearth_kitchen_state")
+            stop = await entity(peer, "hearth_kitchen_stop")
+            driver = await entity(peer, "hearth_kitchen_driver")
+            wake_word = await entity(peer, "hearth_kitchen_wake_word")
+            announce = await entity(peer, "hearth_kitchen_announce")
+            status = await entity(peer, "hearth_hub_hub_status")
+            await state(peer, mute, "off")
+            await number(peer, volume, app.player.volume)
+            await state(peer, phase, "idle")
+            await state(peer, driver, "hub")
+            await state(peer, wake_word, "hey_jarvis")
+            await state(peer, status, "ready")
+            assert announce.split(".")[0] == ("text" if peer.version.startswith("2024.3") else "notify")
+            ours, devices = await registry(peer)
+            kitchen = devices[ours["hearth_kitchen_mute"]["device_id"]]
+            assert kitchen["name"] == "Kitchen" and kitchen["manufacturer"] == "Hearth"
+            (areas,) = await peer.ws({"type": "config/area_registry/list"})
+            assert {a["area_id"]: a["name"] for a in areas}[kitchen["area_id"]] == "Kitchen"
+            assert (await asyncio.to_thread(peer.state, mute))["attributes"]["friendly_name"] == "Kitchen Mute"
+
+            # Home Assistant's services reach the satellite.
+            await asyncio.to_thread(peer.call_service, "number", "set_value", entity_id=volume, value=35)
+            await wait_until(lambda: app.player.volume == 35, 10)
+            await number(peer, volume, 35)
+            await asyncio.to_thread(peer.call_service, "switch", "turn_on", entity_id=mute)
+            await wait_until(lambda: app.core.muted, 10)
+            await state(peer, mute, "on")
+            await asyncio.to_thread(peer.call_service, "switch", "turn_off", entity_id=mute)
+            await wait_until(lambda: not app.core.muted, 10)
+
+            async def say(text: str) -> None:
+                if announce.startswith("notify."):
+                    await asyncio.to_thread(peer.call_service, "notify", "send_message", entity_id=announce,
+                                            message=text)
+                else:
+                    await asyncio.to_thread(peer.call_service, "text", "set_value", entity_id=announce, value=text)
+
+            await say("This is a long announcement. Nobody will hear the end of it, because it is stopped.")
+            await wait_until(lambda: app.core.phase is SatellitePhase.PLAYING, 30)
+            await asyncio.to_thread(peer.call_service, "button", "press", entity_id=stop)
+            await wait_until(lambda: app.core.phase is SatellitePhase.IDLE and not app.player.playing, 10)
+            said = "The laundry is done."
+            await say(said)
+            last = await entity(peer, "hearth_kitchen_announcement")
+            await state(peer, last, said, 30)  # what was played, all of it
+            transcript = await entity(peer, "hearth_kitchen_transcript")
+            assert peer.state(transcript)["state"] in ("unknown", "")  # announcements are not conversations
+    finally:
+        await hub.close()
+        await app.close()
+
+
+# -- processes: SIGTERM and SIGKILL ------------------------------------------------------------------
+async def spawn(module: str, config: Path, log: Path) -> asyncio.subprocess.Process:
+    with log.open("ab") as out:
+        return await asyncio.create_subprocess_exec(sys.executable, "-m", module, "--config", str(config),
+                                                    stdout=out, stderr=out, cwd=str(REPO))
+
+
+async def stop(process: asyncio.subprocess.Process, how: signal.Signals) -> None:
+    if process.returncode is None:
+        process.send_signal(how)
+        await asyncio.wait_for(process.wait(), 30)
+
+
+async def unavailable_within(peer, entity_ids: list[str], seconds: float) -> float:
+    started = time.monotonic()
+    for entity_id in entity_ids:
+        await state(peer, entity_id, "unavailable", seconds - (time.monotonic() - started))
+    return time.monotonic() - started
+
+
+async def test_stopped_or_killed_satellite_and_hub_are_unavailable_within_2_s_and_come_back(
+        broker, home_assistant, tmp_path):
+    peer = home_assistant
+    port = free_port()
+    sat_config, hub_config = tmp_path / "satellite.toml", tmp_path / "hub.toml"
+    sat = satellite_values(broker, tmp_path, port)
+    sat["mqtt"] = mqtt_table(broker, "kitchen")
+    write_toml(sat_config, sat)
+    write_toml(hub_config, {**hub_values(broker, tmp_path, peer, satellites=[f"tcp://127.0.0.1:{port}"]),
+                            "mqtt": mqtt_table(broker, "hub"), "wyoming": {"enabled": False}})
+    satellite = await spawn("satellite", sat_config, tmp_path / "satellite.log")
+    hub = await spawn("hub", hub_config, tmp_path / "hub.log")
+    timings: dict[str, float] = {}
+    try:
+        async with mqtt_in(peer, broker):
+            mute = await entity(peer, "hearth_kitchen_mute", 120)
+            phase = await entity(peer, "hearth_kitchen_state", 120)
+            status = await entity(peer, "hearth_hub_hub_status", 120)
+            await state(peer, phase, "idle", 120)
+            await state(peer, mute, "off", 30)
+            for how in (signal.SIGTERM, signal.SIGKILL):
+                await stop(satellite, how)
+                timings[f"satellite {how.name}"] = await unavailable_within(peer, [mute, phase], 2.0)
+                satellite = await spawn("satellite", sat_config, tmp_path / "satellite.log")
+                await state(peer, mute, "off", 30)
+                await state(peer, phase, "idle", 30)
+            for how in (signal.SIGTERM, signal.SIGKILL):
+                await stop(hub, how)
+                timings[f"hub {how.name}"] = await unavailable_within(peer, [status, phase], 2.0)
+                assert peer.state(mute)["state"] == "off"  # the satellite still obeys mute: still available
+                hub = await spawn("hub", hub_config, tmp_path / "hub.log")
+                await state(peer, status, "ready", 120)
+                await state(peer, phase, "idle", 30)
+    finally:
+        for process in (satellite, hub):
+            with contextlib.suppress(ProcessLookupError, TimeoutError):
+                await stop(process, signal.SIGTERM)
+    print("unavailable after:", {k: f"{v * 1000:.0f} ms" for k, v in timings.items()})
+
+
+async def test_home_assistant_restart_recreates_every_entity(broker, hub_models, home_assistant, tmp_path):
+    peer = home_assistant
+    app = await asyncio.to_thread(SatelliteApp, SatelliteSettings.model_validate(satellite_values(broker, tmp_path)))
+    await app.start()
+    hub = Hub(HubSettings.model_validate(hub_values(broker, tmp_path, peer,
+                                                   satellites=[f"tcp://127.0.0.1:{app.server.port}"])), hub_models)
+    await hub.start()
+    try:
+        async with mqtt_in(peer, broker):
+            mute = await entity(peer, "hearth_kitchen_mute")
+            await state(peer, mute, "off")
+            before, _ = await registry(peer)
+            await asyncio.to_thread(peer.restart)
+            await state(peer, mute, "off", 30)
+            phase = await entity(peer, "hearth_kitchen_state")
+            await state(peer, phase, "idle", 30)
+            after, _ = await registry(peer)
+            assert set(after) == set(before)
+            for unique_id, entry in after.items():
+                current = await asyncio.to_thread(peer.state, entry["entity_id"])
+                assert current is not None and current["state"] != "unavailable", (unique_id, current)
+    finally:
+        await hub.close()
+        await app.close()
