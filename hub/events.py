@@ -38,6 +38,9 @@ class EventKind(StrEnum):
     """The hub did not act on the transcript and asked the person to say it again (data: reason, said)."""
     INTENT = "intent"
     """A fast-path intent answered (data: name, slots)."""
+    DEVICE_ACTION = "device-action"
+    """A device was commanded (data: entity, service, data, result = confirmed|already|no_response|error,
+    ms = until its new state was seen or the wait ended, code, source = home_assistant|mqtt)."""
     LLM_STARTED = "llm-started"
     """data: prompt, style."""
     FIRST_TOKEN = "first-token"

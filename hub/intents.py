@@ -1,131 +1,352 @@
-"""The fast path: what people say most, answered without the LLM in well under a second.
+"""The fast path: what people say most, recognised without the language model in a few milliseconds.
 
-``IntentMatcher.match`` turns a transcript into an :class:`Intent` or ``None`` (then the LLM
-answers). It is deterministic and tolerant of whisper's casing and punctuation.
+Sentences come from Home Assistant's own Assist data (``home-assistant-intents``), matched by
+``hassil``, plus a few of our own where HA has none (mute, stop, toggle, some light phrasings).
+Names, aliases, areas and floors come from the home's entities, whichever backend serves them, so
+"turn on the desk lamp" only matches when there is a desk lamp.
+
+``IntentMatcher.match(text, area)`` returns an :class:`Intent` or ``None`` (the LLM answers). The
+satellite's ``area`` makes "turn on the lights" mean that room's lights; "all the lights" means all.
+The sentence templates are parsed once; the slot lists are rebuilt only when the entity list changes.
+Matching is deterministic: hassil's best result (an entity name beats an area, then the most literal
+text), ties broken by intent name.
 """
 
 from __future__ import annotations
 
+import logging
 import re
+import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
-from hub.numbers import NUMBER, parse_number
+from hassil import Intents, recognize_all, recognize_best
+from hassil.expression import TextChunk
+from hassil.intents import SlotList, TextSlotList, TextSlotValue
+from hassil.models import UnmatchedTextEntity
+from hassil.recognize import RecognizeResult
+from home_assistant_intents import get_intents
 
-_UNIT_SECONDS = {"second": 1, "sec": 1, "minute": 60, "min": 60, "hour": 3600}
+from hub.home.model import Entity
+
+_LOGGER = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class Intent:
     name: str
-    """time, date, timer_start, timer_cancel, timer_list, stop, volume, mute, device."""
+    """time, date, timer_start, timer_cancel, timer_pause, timer_resume, timer_list, stop, nevermind, volume,
+    mute, or a device intent (:data:`DEVICE_INTENTS`)."""
     slots: dict[str, object] = field(default_factory=dict)
+    """Device intents: name, area, floor, domain, device_class, all, state, brightness, color, position,
+    temperature (whatever was said; the area may come from the satellite)."""
 
 
-def normalise(text: str) -> str:
-    text = text.lower().replace("’", "'")
-    text = re.sub(r"[^\w\s'%.-]", " ", text)
-    text = re.sub(r"(?<!\d)\.|\.(?!\d)", " ", text)  # keep "3.5", drop sentence periods
-    return re.sub(r"\s+", " ", text).strip()
+DEVICE_INTENTS = frozenset({
+    "turn_on", "turn_off", "toggle", "light_set", "set_position", "climate_set_temperature", "get_state",
+    "climate_get_temperature",
+})
+
+_DEVICE_NAMES = {
+    "HassTurnOn": "turn_on", "HassTurnOff": "turn_off", "HassToggle": "toggle", "HassLightSet": "light_set",
+    "HassSetPosition": "set_position", "HassClimateSetTemperature": "climate_set_temperature",
+    "HassGetState": "get_state", "HassClimateGetTemperature": "climate_get_temperature",
+}
+_OTHER_NAMES = {
+    "HassGetCurrentTime": "time", "HassGetCurrentDate": "date", "HassStartTimer": "timer_start",
+    "HassCancelTimer": "timer_cancel", "HassCancelAllTimers": "timer_cancel", "HassPauseTimer": "timer_pause",
+    "HassUnpauseTimer": "timer_resume", "HassTimerStatus": "timer_list", "HassSetVolume": "volume",
+    "HassSetVolumeRelative": "volume", "HassNevermind": "nevermind", "HearthStop": "stop", "HearthMute": "mute",
+    "HearthUnmute": "mute",
+}
+_DOMAINS_WE_CONTROL = {"light", "switch", "fan", "cover", "climate", "sensor", "binary_sensor", "input_boolean", "valve",
+                       "lock"}
+_VOLUME_STEP = 10
+"""Percent per "volume up" / "louder"."""
+
+# Our own sentences, in Home Assistant's format; merged into its English data (lists are appended).
+_CUSTOM: dict[str, Any] = {
+    "intents": {
+        "HearthStop": {"data": [{"sentences": [
+            "stop [(it|that|talking|please)]", "(be quiet|quiet|shut up|silence|enough|that's enough|cancel|hush)",
+        ]}]},
+        "HearthMute": {"data": [{"sentences": [
+            "mute [(yourself|[the|your] (microphone|mic))]", "(turn|switch) off [the|your] (microphone|mic)",
+        ]}]},
+        "HearthUnmute": {"data": [{"sentences": [
+            "unmute [(yourself|[the|your] (microphone|mic))]", "(turn|switch) on [the|your] (microphone|mic)",
+        ]}]},
+        "HassToggle": {"data": [
+            {"sentences": ["toggle [<the>] {name} [<light>]"],
+             "requires_context": {"domain": ["light", "switch", "fan", "input_boolean", "cover"]},
+             "metadata": {"slot_combination": "name_only"}},
+            {"sentences": ["toggle [<all>] [<the>] {area} <light>", "toggle [(<all>|<the>)] <light> <in> [<the>] {area}"],
+             "slots": {"domain": "light"}, "metadata": {"slot_combination": "area_domain"}},
+            {"sentences": ["toggle [(<all>|<the>)] <light> [<here>]"], "slots": {"domain": "light"},
+             "requires_context": {"area": {"slot": True}}, "metadata": {"slot_combination": "domain_only"}},
+        ]},
+        "HassLightSet": {"data": [
+            {"sentences": [
+                "(<numeric_value_set>|dim|brighten) [<the>] {area} <light> [brightness] [to] {brightness}[([ ]%)| percent]",
+                "(<numeric_value_set>|dim|brighten) [(<all>|<the>)] <light> <in> [<the>] {area} to {brightness}[([ ]%)| percent]"],
+             "slots": {"domain": "light"}, "metadata": {"slot_combination": "area_brightness"}},
+            {"sentences": ["[<set>] [<the>] {area} <light> [color] [to] {color}"],
+             "slots": {"domain": "light"}, "metadata": {"slot_combination": "area_color"}},
+            {"sentences": ["(dim|brighten) [(<all>|<the>)] <light> to {brightness}[([ ]%)| percent]",
+                           "<numeric_value_set> [(<all>|<the>)] <light> to {brightness}[([ ]%)| percent]"],
+             "slots": {"domain": "light"}, "requires_context": {"area": {"slot": True}},
+             "metadata": {"slot_combination": "brightness_only"}},
+            {"sentences": ["(dim|brighten) [<the>] {name} [<light>] to {brightness}[([ ]%)| percent]"],
+             "requires_context": {"domain": ["light"]}, "metadata": {"slot_combination": "name_brightness"}},
+        ]},
+        "HassTurnOn": {"data": [{"sentences": [
+            "<turn> on <all> <light> [<everywhere>]", "<turn> <all> <light> on [<everywhere>]",
+            "<turn> on [<the>] <light> <everywhere>", "<turn> [<the>] <light> on <everywhere>"],
+            "slots": {"domain": "light"}, "metadata": {"slot_combination": "domain_all"}}]},
+        "HassTimerStatus": {"data": [{"sentences": [
+            "[<what_is>] [the] status of [the|my] timer[s]", "(what|which) timers (are|do i have) [running|set]",
+            "how (long|much time) (is|have i got) left"], "metadata": {"slot_combination": "default"}}]},
+        "HassGetCurrentDate": {"data": [{"sentences": [
+            "what day is (it|today) [today]", "(<what_is>) today", "what's today's date", "what date is it [today]",
+        ]}]},
+        "HassGetCurrentTime": {"data": [{"sentences": ["[<what_is>] the time [(now|please)]", "what's the time now"]}]},
+        "HassSetVolumeRelative": {"data": [{"sentences": ["(louder|quieter|softer)", "speak (up|louder)"],
+                                            "requires_context": {"area": {"slot": True}},
+                                            "metadata": {"slot_combination": "default"}}]},
+    },
+}
 
 
-_DURATION = re.compile(rf"({NUMBER})\s*(hours?|minutes?|mins?|seconds?|secs?)\b")
+def _keep(name: str, block: dict[str, Any]) -> bool:
+    """Which of HA's sentence blocks we act on (media players, scenes, scripts... are not ours)."""
+    combination = str((block.get("metadata") or {}).get("slot_combination", ""))
+    if name == "HassStartTimer":
+        return not combination.startswith("command")  # "turn off the lights in 5 minutes" needs more than a timer
+    if name in ("HassSetVolume", "HassSetVolumeRelative"):
+        return combination in ("default", "")  # the satellite's own volume
+    domains = (block.get("requires_context") or {}).get("domain")
+    return not (isinstance(domains, list) and not set(domains) & _DOMAINS_WE_CONTROL)
 
 
-def parse_duration(text: str) -> int | None:
-    total = 0.0
-    for number, unit in _DURATION.findall(text):
-        value = parse_number(number)
-        if value is None:
-            return None
-        total += value * _UNIT_SECONDS[unit.rstrip("s") if unit not in ("mins", "secs") else unit[:-1]]
-    if "and a half" in text and total:
-        unit = _DURATION.findall(text)[-1][1]
-        total += 0.5 * _UNIT_SECONDS[unit.rstrip("s")]
-    return int(total) if total > 0 else None
+_UNKNOWN_NAME_FORMS = {"HassTurnOn": ("name_only", "name_area"), "HassTurnOff": ("name_only", "name_area"),
+                       "HassToggle": ("name_only",), "HassGetState": ("name_state",)}
+"""Sentences tried again with any name ("turn on the toaster"), so an unknown device is answered as one."""
+_UNKNOWN_NAME_WORDS = 3
+_NOT_A_NAME = frozenset({"is", "are", "was", "it", "that", "this", "what", "which", "who", "how", "why", "when", "where",
+                         "all", "every", "each", "true", "of", "for", "and", "or", "to", "a", "an", "if", "i", "you",
+                         "me", "we", "please"})
+"""Words that show an unmatched "name" is really part of a sentence ("is it true that ... is broken")."""
 
 
-_RULES: list[tuple[str, re.Pattern[str]]] = [
-    ("timer_cancel", re.compile(r"\b(cancel|stop|delete|remove)\b.*\btimers?\b")),
-    ("timer_list", re.compile(r"\b(what|which|any|how much time|how long)\b.*\b(timers?|left)\b")),
-    ("timer_start", re.compile(r"\b(timer|remind me in|countdown)\b")),
-    ("time", re.compile(r"\bwhat('s| is)? the time\b|\bwhat time is it\b|\btell me the time\b|\bcurrent time\b")),
-    ("date", re.compile(r"\bwhat('s| is)? (the |today's )?date\b|\bwhat day is (it|today)\b|\btoday's date\b")),
-    ("mute", re.compile(r"^(please )?(mute|unmute)( yourself| the microphone)?$")),
-    ("volume", re.compile(r"\b(volume|louder|quieter|softer)\b")),
-    ("stop", re.compile(r"^(please )?(stop|never mind|nevermind|cancel|quiet|be quiet|shut up|that's enough)( please)?$")),
-    ("device", re.compile(r"^(please )?(turn|switch) (on|off) |^(please )?(turn|switch) .+ (on|off)$|^set the .+ to ")),
-]
+def load_intents(*, unknown_names: bool = False) -> Intents:
+    """Home Assistant's English sentences for the intents we handle, plus ours (parsed once, ~20 ms).
+
+    ``unknown_names``: only the by-name device sentences, for the second pass that finds unknown names."""
+    data = get_intents("en")
+    if data is None:
+        raise RuntimeError("home-assistant-intents has no English sentences: reinstall the package")
+    wanted = set(_DEVICE_NAMES) | set(_OTHER_NAMES)
+    intents: dict[str, Any] = {}
+    for name, intent in data["intents"].items():
+        if name in wanted:
+            intents[name] = {"data": [block for block in intent["data"] if _keep(name, block)]}
+    for name, intent in _CUSTOM["intents"].items():
+        intents.setdefault(name, {"data": []})["data"].extend(intent["data"])
+    if unknown_names:
+        intents = {name: {"data": [b for b in intents[name]["data"]
+                                   if (b.get("metadata") or {}).get("slot_combination") in forms]}
+                   for name, forms in _UNKNOWN_NAME_FORMS.items()}
+    return Intents.from_dict({
+        "language": "en", "intents": intents, "lists": data["lists"],
+        "expansion_rules": data["expansion_rules"], "skip_words": data.get("skip_words", []),
+    })
+
+
+def spoken_form(text: str) -> str:
+    """How a name is said, for matching: lower case, no punctuation ("Desk Lamp (left)" -> "desk lamp left")."""
+    return " ".join(re.sub(r"[^\w\s']", " ", text.lower().replace("’", "'")).split())
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """The slot lists made from the home's entities."""
+
+    key: tuple[tuple[Any, ...], ...]
+    lists: dict[str, SlotList]
+    areas: dict[str, str]
+    """spoken form -> area name as the home spells it."""
+
+    @staticmethod
+    def build(entities: Sequence[Entity]) -> Vocabulary:
+        names: dict[tuple[str, str], None] = {}
+        areas: dict[str, str] = {}
+        floors: dict[str, str] = {}
+        for entity in entities:
+            if not entity.exposed:
+                continue
+            for said in (entity.name, *entity.aliases):
+                spoken = spoken_form(said)
+                if spoken:
+                    names[(spoken, entity.domain)] = None
+            if entity.area and spoken_form(entity.area):
+                areas.setdefault(spoken_form(entity.area), entity.area)
+            if entity.floor and spoken_form(entity.floor):
+                floors.setdefault(spoken_form(entity.floor), entity.floor)
+        lists: dict[str, SlotList] = {
+            # The value is the spoken name: the control layer finds every entity called that (ambiguity is
+            # its question to ask), and the domain in the context lets HA's sentences check what it can do.
+            "name": TextSlotList(name="name", values=[
+                TextSlotValue(TextChunk(spoken), spoken, {"domain": domain}) for spoken, domain in sorted(names)]),
+            "area": TextSlotList(name="area", values=[
+                TextSlotValue(TextChunk(spoken), area) for spoken, area in sorted(areas.items())]),
+            "floor": TextSlotList(name="floor", values=[
+                TextSlotValue(TextChunk(spoken), floor) for spoken, floor in sorted(floors.items())]),
+        }
+        return Vocabulary(vocabulary_key(entities), lists, areas)
+
+
+def vocabulary_key(entities: Sequence[Entity]) -> tuple[tuple[Any, ...], ...]:
+    return tuple((e.entity_id, e.name, e.aliases, e.area, e.floor, e.exposed) for e in entities)
 
 
 class IntentMatcher:
-    def match(self, text: str) -> Intent | None:
-        said = normalise(text)
-        if not said:
+    """Thread-safe; ``entities`` is called on every match (cheap) to notice a changed home."""
+
+    def __init__(self, entities: Callable[[], Sequence[Entity]] = tuple) -> None:
+        self._entities = entities
+        self._intents, self._unknown = _shared_intents()
+        self._vocabulary = Vocabulary.build(())
+        self._lock = threading.Lock()
+
+    @property
+    def vocabulary(self) -> Vocabulary:
+        entities = self._entities()
+        with self._lock:
+            if vocabulary_key(entities) != self._vocabulary.key:
+                self._vocabulary = Vocabulary.build(entities)
+                _LOGGER.info("intent vocabulary rebuilt: %d entities, %d areas", len(entities),
+                             len(self._vocabulary.areas))
+            return self._vocabulary
+
+    def match(self, text: str, area: str | None = None) -> Intent | None:
+        """The intent said in ``text`` on a satellite in ``area``, or None (then the LLM answers)."""
+        if not text.strip():
             return None
-        for name, pattern in _RULES:
-            if pattern.search(said):
-                intent = getattr(self, f"_{name}")(said)
-                if intent is not None:
-                    return intent
-        return None
+        vocabulary = self.vocabulary
+        context: dict[str, Any] = {}
+        if area:
+            home_area = vocabulary.areas.get(spoken_form(area), area)
+            context["area"] = {"value": home_area, "text": home_area}
+        result = recognize_best(text, self._intents, slot_lists=vocabulary.lists, intent_context=context,
+                                best_slot_name="name")
+        if result is None:
+            return self._unknown_device(text, vocabulary, context)
+        return _to_intent(result)
 
-    @staticmethod
-    def _timer_start(said: str) -> Intent | None:
-        seconds = parse_duration(said)
-        if seconds is None:
+    def _unknown_device(self, text: str, vocabulary: Vocabulary, context: dict[str, Any]) -> Intent | None:
+        """ "Turn on the toaster" with no toaster: a device intent naming what was said, so the answer can
+        say it is unknown (and what is known) instead of the LLM pretending to switch it."""
+        best: tuple[int, int, str, str, str | None] | None = None
+        for result in recognize_all(text, self._unknown, slot_lists=vocabulary.lists, intent_context=context,
+                                    allow_unmatched_entities=True):
+            unmatched = result.unmatched_entities
+            name = unmatched.get("name")
+            if (not isinstance(name, UnmatchedTextEntity) or not set(unmatched) <= {"name", "domain"}
+                    or result.text_chunks_matched == 0):
+                continue
+            said = spoken_form(name.text)
+            said = said[4:] if said.startswith("the ") else said
+            if not said or len(said.split()) > _UNKNOWN_NAME_WORDS or _NOT_A_NAME & set(said.split()[1:]):
+                continue
+            area = result.entities.get("area")
+            # The most literal text wins ("is the toaster on" is a question, not "turn on 'is the toaster'").
+            candidate = (-result.text_chunks_matched, len(said), result.intent.name, said,
+                         str(area.value) if area is not None else None)
+            if best is None or candidate < best:
+                best = candidate
+        if best is None:
             return None
-        name = re.search(r"\b(?:called|named|for the|for my) ([a-z ]+?)(?: timer)?$", said)
-        return Intent("timer_start", {"seconds": seconds, "name": name.group(1) if name else None})
+        slots: dict[str, object] = {"name": best[3], "unknown": True, "all": False}
+        if best[4]:
+            slots["area"] = best[4]
+        question = re.match(r"^(?:is|are) (?:the |my )?(.+)$", best[3])
+        if question:  # "is the toaster on": an unmatched name swallows "is the"; it is a question
+            words = spoken_form(text).split()
+            slots.update(name=question.group(1), state=words[-1] if words[-1] in ("on", "off") else "on")
+            return Intent("get_state", slots)
+        return Intent(_DEVICE_NAMES[best[2]], slots)
 
-    @staticmethod
-    def _timer_cancel(said: str) -> Intent:
-        return Intent("timer_cancel", {"all": "all" in said})
 
-    @staticmethod
-    def _timer_list(said: str) -> Intent:
-        return Intent("timer_list")
+def _to_intent(result: RecognizeResult) -> Intent | None:
+    hass_name = result.intent.name
+    values = {name: entity.value for name, entity in result.entities.items()}
+    combination = str((result.intent_metadata or {}).get("slot_combination", ""))
+    if hass_name in _DEVICE_NAMES:
+        slots: dict[str, object] = {k: values[k] for k in (
+            "name", "area", "floor", "domain", "device_class", "state", "color") if values.get(k) is not None}
+        for number in ("brightness", "position", "temperature"):
+            if values.get(number) is not None:
+                slots[number] = _number(values[number])
+        if isinstance(values.get("temperature"), str):  # a colour temperature name ("warm white")
+            slots.pop("temperature")
+        slots["all"] = combination.endswith("_all")
+        return Intent(_DEVICE_NAMES[hass_name], slots)
+    name = _OTHER_NAMES[hass_name]
+    if name == "timer_start":
+        seconds = _duration(values, "")
+        if not seconds:
+            return None
+        return Intent(name, {"seconds": seconds, "name": _text(values.get("name"))})
+    if name in ("timer_cancel", "timer_pause", "timer_resume", "timer_list"):
+        slots = {"name": _text(values.get("name")), "seconds": _duration(values, "start_") or None}
+        if name == "timer_cancel":
+            slots["all"] = hass_name == "HassCancelAllTimers"
+        return Intent(name, slots)
+    if name == "volume":
+        if values.get("volume_level") is not None:
+            return Intent(name, {"level": int(max(0, min(100, _number(values["volume_level"]))))})
+        step = values.get("volume_step")
+        if isinstance(step, int | float):
+            return Intent(name, {"step": int(step)})
+        said = result.original_text.lower()
+        down = step == "down" or any(word in said for word in ("down", "quieter", "softer", "lower", "decrease"))
+        return Intent(name, {"step": -_VOLUME_STEP if down else _VOLUME_STEP})
+    if name == "mute":
+        return Intent(name, {"muted": hass_name == "HearthMute"})
+    return Intent(name)
 
-    @staticmethod
-    def _time(said: str) -> Intent:
-        return Intent("time")
 
-    @staticmethod
-    def _date(said: str) -> Intent:
-        return Intent("date")
+def _number(value: object) -> float:
+    number = float(value)  # type: ignore[arg-type]
+    return int(number) if number.is_integer() else number
 
-    @staticmethod
-    def _mute(said: str) -> Intent:
-        return Intent("mute", {"muted": "unmute" not in said})
 
-    @staticmethod
-    def _stop(said: str) -> Intent:
-        return Intent("stop")
+def _duration(values: dict[str, Any], prefix: str) -> int:
+    total = 0.0
+    for unit, size in (("hours", 3600), ("minutes", 60), ("seconds", 1)):
+        value = values.get(prefix + unit)
+        if isinstance(value, int | float):
+            total += value * size
+    return int(total)
 
-    @staticmethod
-    def _volume(said: str) -> Intent | None:
-        level = re.search(rf"\b(?:to|at) ({NUMBER})\s*(?:%|percent)?", said)
-        if level:
-            value = parse_number(level.group(1))
-            if value is not None:
-                return Intent("volume", {"level": int(max(0, min(100, value)))})
-        if re.search(r"\b(up|louder|increase|raise)\b", said):
-            return Intent("volume", {"step": 10})
-        if re.search(r"\b(down|quieter|softer|decrease|lower)\b", said):
-            return Intent("volume", {"step": -10})
-        return None
 
-    @staticmethod
-    def _device(said: str) -> Intent | None:
-        said = re.sub(r"^please ", "", said)
-        match = re.match(r"^(?:turn|switch) (on|off) (?:the )?(.+)$", said) or re.match(
-            r"^(?:turn|switch) (?:the )?(.+) (on|off)$", said)
-        if match:
-            first, second = match.groups()
-            state, target = (first, second) if first in ("on", "off") else (second, first)
-            return Intent("device", {"action": f"turn_{state}", "target": target.strip()})
-        level = re.match(rf"^set (?:the )?(.+?) to ({NUMBER})\s*(?:%|percent)?$", said)
-        if level:
-            value = parse_number(level.group(2))
-            if value is not None:
-                return Intent("device", {"action": "set", "target": level.group(1), "value": value})
-        return None
+def _text(value: object) -> str | None:
+    return str(value).strip() if value else None
+
+
+_INTENTS: tuple[Intents, Intents] | None = None
+_INTENTS_LOCK = threading.Lock()
+
+
+def _shared_intents() -> tuple[Intents, Intents]:
+    """One parse of the sentence data per process (every matcher shares it; it is read-only)."""
+    global _INTENTS
+    with _INTENTS_LOCK:
+        if _INTENTS is None:
+            _INTENTS = (load_intents(), load_intents(unknown_names=True))
+            # hassil parses templates lazily: match once now so the first person does not wait for it.
+            empty = Vocabulary.build(()).lists
+            recognize_best("what time is it", _INTENTS[0], slot_lists=empty)
+            list(recognize_all("turn on the thing", _INTENTS[1], slot_lists=empty, allow_unmatched_entities=True))
+        return _INTENTS

@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from hub.intents import Intent
+from hub.intents import DEVICE_INTENTS, Intent
 from hub.timers import Timer, TimerRegistry
 from protocol.commands import MuteCommand, VolumeCommand
-from protocol.payloads import DeviceIntent
+
+if TYPE_CHECKING:
+    from hub.home.control import HomeControl
 
 
 class SatelliteActions(Protocol):
@@ -21,8 +23,6 @@ class SatelliteActions(Protocol):
     async def timer_cancelled(self, timer: Timer) -> None: ...
 
     def command_satellite(self, command: MuteCommand | VolumeCommand) -> None: ...
-
-    def device_intent(self, intent: DeviceIntent) -> None: ...
 
     @property
     def volume(self) -> int: ...
@@ -51,13 +51,27 @@ def say_time(now: datetime) -> str:
     return f"It's {hour} {minute} {'AM' if now.hour < 12 else 'PM'}."
 
 
+def timer_label(timer: Timer) -> str:
+    return f"the {timer.name} timer" if timer.name else f"the {say_duration(timer.total_seconds)} timer"
+
+
 class Skills:
-    def __init__(self, timers: TimerRegistry, clock: Callable[[], datetime] = datetime.now) -> None:
+    def __init__(self, timers: TimerRegistry, clock: Callable[[], datetime] = datetime.now,
+                 home: HomeControl | None = None) -> None:
         self._timers = timers
         self._clock = clock
+        self.home = home
+
+    def follow_up(self, satellite: str, text: str) -> Intent | None:
+        """The intent ``text`` completes if it answers a question this satellite was just asked."""
+        return self.home.follow_up(satellite, text) if self.home is not None else None
 
     async def answer(self, intent: Intent, satellite: str, area: str, text: str,
-                     actions: SatelliteActions) -> FastAnswer:
+                     actions: SatelliteActions, turn_id: str | None = None) -> FastAnswer:
+        if intent.name in DEVICE_INTENTS:
+            if self.home is None:
+                return FastAnswer("Home control is not set up on this hub.")
+            return FastAnswer(await self.home.handle(intent, satellite, area, turn_id))
         handler: Callable[..., Awaitable[FastAnswer]] = getattr(self, f"_{intent.name}")
         return await handler(intent, satellite=satellite, area=area, text=text, actions=actions)
 
@@ -74,27 +88,56 @@ class Skills:
         name = intent.slots.get("name")
         timer = self._timers.start(satellite, seconds, str(name) if name else None)
         await actions.timer_started(timer)
-        return FastAnswer(f"Timer set for {say_duration(seconds)}.")
+        called = f" called {timer.name}" if timer.name else ""
+        return FastAnswer(f"Timer{called} set for {say_duration(seconds)}.")
+
+    def _chosen(self, intent: Intent, satellite: str) -> list[Timer]:
+        name = intent.slots.get("name")
+        seconds = intent.slots.get("seconds")
+        return self._timers.find(satellite, str(name) if name else None, int(seconds) if seconds else None)  # type: ignore[call-overload]
 
     async def _timer_cancel(self, intent: Intent, *, satellite: str, actions: SatelliteActions,
                             **_: object) -> FastAnswer:
-        running = self._timers.running(satellite)
-        if not running:
-            return FastAnswer("There is no timer running.")
-        chosen = await self._timers.cancel(satellite, None if intent.slots.get("all") else running[0].id)
+        chosen = self._chosen(intent, satellite)
+        if not chosen:
+            return FastAnswer("There is no timer like that." if self._timers.running(satellite)
+                              else "There is no timer running.")
+        if not intent.slots.get("all"):
+            chosen = chosen[:1]
         for timer in chosen:
-            await actions.timer_cancelled(timer)
-        return FastAnswer("Timer cancelled." if len(chosen) == 1 else f"{len(chosen)} timers cancelled.")
+            for cancelled in await self._timers.cancel(satellite, timer.id):
+                await actions.timer_cancelled(cancelled)
+        if len(chosen) == 1:
+            return FastAnswer(f"{timer_label(chosen[0]).capitalize()} is cancelled.")
+        return FastAnswer(f"{len(chosen)} timers cancelled.")
+
+    async def _timer_pause(self, intent: Intent, *, satellite: str, **_: object) -> FastAnswer:
+        chosen = [t for t in self._chosen(intent, satellite) if not t.paused]
+        if not chosen:
+            return FastAnswer("There is no running timer to pause.")
+        paused = await self._timers.pause(chosen[0])
+        return FastAnswer(f"Paused {timer_label(paused)} with {say_duration(round(paused.remaining()))} left.")
+
+    async def _timer_resume(self, intent: Intent, *, satellite: str, **_: object) -> FastAnswer:
+        chosen = [t for t in self._chosen(intent, satellite) if t.paused]
+        if not chosen:
+            return FastAnswer("There is no paused timer.")
+        running = self._timers.resume(chosen[0])
+        return FastAnswer(f"Resumed {timer_label(running)}: {say_duration(round(running.remaining()))} left.")
 
     async def _timer_list(self, intent: Intent, *, satellite: str, **_: object) -> FastAnswer:
-        running = self._timers.running(satellite)
+        running = self._chosen(intent, satellite)
         if not running:
-            return FastAnswer("There are no timers running.")
+            return FastAnswer("There are no timers running." if not intent.slots.get("name")
+                              else f"There is no {intent.slots['name']} timer.")
         spoken = [f"{say_duration(round(t.remaining()))} left" + (f" on the {t.name} timer" if t.name else "")
-                  for t in running]
+                  + (", paused" if t.paused else "") for t in running]
         return FastAnswer("You have " + ", and ".join(spoken) + ".")
 
     async def _stop(self, intent: Intent, **_: object) -> FastAnswer:
+        return FastAnswer("")
+
+    async def _nevermind(self, intent: Intent, **_: object) -> FastAnswer:
         return FastAnswer("")
 
     async def _mute(self, intent: Intent, *, actions: SatelliteActions, **_: object) -> FastAnswer:
@@ -109,16 +152,3 @@ class Skills:
         level = max(0, min(100, int(level)))  # type: ignore[call-overload]
         actions.command_satellite(VolumeCommand(command="volume", volume=level, sender="hub"))
         return FastAnswer(f"Volume {level} percent.")
-
-    async def _device(self, intent: Intent, *, satellite: str, area: str, text: str,
-                      actions: SatelliteActions, **_: object) -> FastAnswer:
-        action = str(intent.slots["action"])
-        target = str(intent.slots["target"])
-        value = intent.slots.get("value")
-        actions.device_intent(DeviceIntent(
-            satellite=satellite, area=area, action=action,  # type: ignore[arg-type]
-            target=target, value=float(value) if value is not None else None, text=text,  # type: ignore[arg-type]
-        ))
-        if action == "set":
-            return FastAnswer(f"Setting the {target} to {value}.")
-        return FastAnswer(f"Turning {'on' if action == 'turn_on' else 'off'} the {target}.")

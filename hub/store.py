@@ -1,4 +1,4 @@
-"""The hub's durable state: one SQLite file in WAL mode (memory, learning state, context).
+"""The hub's durable state: one SQLite file in WAL mode (memory, learning state, context, timers).
 
 Every write is one transaction, so a hub killed with SIGKILL mid-write leaves either the
 old or the new state, never half of one. SQLite calls are short and local, so they run on
@@ -43,6 +43,15 @@ CREATE TABLE IF NOT EXISTS context (
 CREATE TABLE IF NOT EXISTS kv (
     key TEXT PRIMARY KEY,
     value TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS timers (
+    id TEXT PRIMARY KEY,
+    satellite TEXT NOT NULL,
+    name TEXT,
+    total_seconds INTEGER NOT NULL,
+    ends_at REAL NOT NULL,
+    paused_remaining REAL,
+    finished INTEGER NOT NULL DEFAULT 0
 );
 """
 

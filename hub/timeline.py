@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from hub.events import ConversationEvent, EventKind
-from protocol.payloads import TurnOutcome, TurnReport, TurnTimings
+from protocol.payloads import DeviceActionReport, TurnOutcome, TurnReport, TurnTimings
 
 _MARKS = {
     EventKind.SPEECH_ENDED: "endpointing_ms",
@@ -24,6 +24,7 @@ class _Open:
     zero_t: float | None = None
     marks: dict[str, float] = field(default_factory=dict)
     stt_ms: float | None = None
+    actions: list[DeviceActionReport] = field(default_factory=list)
 
 
 class TurnTimeline:
@@ -48,6 +49,10 @@ class TurnTimeline:
             turn.zero_t = float(event.data.get("speech_end_t", event.t))
         if event.kind is EventKind.TRANSCRIPT:
             turn.stt_ms = float(event.data.get("stt_ms", 0.0))
+        if event.kind is EventKind.DEVICE_ACTION and len(turn.actions) < 64:
+            turn.actions.append(DeviceActionReport(entity=str(event.data["entity"])[:128],
+                                                   service=str(event.data["service"])[:128],
+                                                   result=event.data["result"], ms=float(event.data["ms"])))
         name = _MARKS.get(event.kind)
         if name is not None and name not in turn.marks:
             zero = turn.zero_t if turn.zero_t is not None else turn.started_t
@@ -62,6 +67,7 @@ class TurnTimeline:
                 outcome=TurnOutcome(event.data.get("outcome", TurnOutcome.DONE)),
                 timings=TurnTimings(**turn.marks),
                 error_code=event.data.get("error_code"),
+                actions=turn.actions,
             )
             self.total += 1
             self.reports.append(report)

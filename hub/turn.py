@@ -261,11 +261,15 @@ class Turn:
             return await self._not_sure()
         text = heard.text  # a leftover wake phrase and fillers are not part of the request
         services.on_user_text(self.session.id, self.turn_id, text)
-        intent = services.matcher.match(text)
+        # An answer to "the ceiling light or the desk lamp?" completes that command; otherwise match afresh
+        # (off the loop: hassil takes a few ms, and other rooms' audio keeps flowing meanwhile).
+        intent = services.skills.follow_up(self.session.id, text) or await asyncio.to_thread(
+            services.matcher.match, text, self.session.area)
         if intent is not None:
             self.handler = intent.name
             self.emit(EventKind.INTENT, name=intent.name, slots={k: v for k, v in intent.slots.items()})
-            answer = await services.skills.answer(intent, self.session.id, self.session.area, text, self.session)
+            answer = await services.skills.answer(intent, self.session.id, self.session.area, text, self.session,
+                                                  turn_id=self.turn_id)
             return await self._speak(_single(answer.text)) if answer.text else ""
         quick = services.answers(text, self.session.area, services.clock())
         if quick is not None:

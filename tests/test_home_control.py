@@ -1,0 +1,230 @@
+"""Spoken device commands end to end: WAV -> satellite -> hub (whisper, hassil) -> real MQTT devices -> answer.
+
+The devices are :mod:`tests.mqtt_test_devices` on a real Mosquitto: they publish Home Assistant
+discovery and echo their state like Zigbee2MQTT and Tasmota do. The hub knows them only from
+discovery. Each test asserts the device's state and what the hub said.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import shutil
+import tempfile
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from common.broker import Role
+from hub.app import Hub
+from hub.events import ConversationEvent, EventKind, EventRecorder
+from hub.settings import HubSettings
+from protocol.payloads import TurnReport
+from tests.broker import DEFAULT_DEVICES, MosquittoBroker
+from tests.mqtt_test_devices import Blinds, DeviceBridge, DiscoveryDevice, TasmotaPlug, Thermostat, ZigbeeBulb
+from tests.simsat import SimSatellite
+
+pytestmark = [pytest.mark.timeout(420), pytest.mark.models]
+
+CONFIRM_TIMEOUT_S = 2.0
+
+
+@pytest.fixture
+def home_broker() -> Iterator[MosquittoBroker]:
+    """The production broker config and ACL, with a Zigbee2MQTT-like bridge login for the devices."""
+    workdir = Path(tempfile.mkdtemp(prefix="hearth-mqtt-"))
+    workdir.chmod(0o755)
+    broker = MosquittoBroker(workdir, devices={**DEFAULT_DEVICES, "zigbee2mqtt": Role.DEVICE_BRIDGE})
+    broker.prepare()
+    broker.start()
+    yield broker
+    broker.stop()
+    shutil.rmtree(workdir, ignore_errors=True)
+
+
+def make_home() -> list[DiscoveryDevice]:
+    return [
+        ZigbeeBulb("kitchen_light", "Kitchen light", "Kitchen"),
+        TasmotaPlug("kettle", "Kettle", "Kitchen"),
+        ZigbeeBulb("ceiling_light", "Ceiling light", "Office"),
+        ZigbeeBulb("desk_lamp", "Desk lamp", "Office"),
+        ZigbeeBulb("bedroom_reading_lamp", "Reading lamp", "Bedroom"),
+        ZigbeeBulb("office_reading_lamp", "Reading lamp", "Office"),
+        Blinds("bedroom_blinds", "Bedroom blinds", "Bedroom"),
+        Thermostat("thermostat", "Thermostat", "Living Room"),
+        ZigbeeBulb("porch_light", "Porch light", "Porch", confirms=False),
+    ]
+
+
+@contextlib.asynccontextmanager
+async def home_and_hub(broker: MosquittoBroker, models, satellites: list[SimSatellite], data_dir: Path,
+                       devices: list[DiscoveryDevice]) -> AsyncIterator[tuple[Hub, DeviceBridge]]:
+    bridge = DeviceBridge(broker.settings("zigbee2mqtt"), devices)
+    settings = HubSettings.model_validate({
+        "data_dir": str(data_dir), "satellites": [s.uri for s in satellites],
+        "mqtt": broker.settings("hub").model_dump(), "wyoming": {"port": 0},
+        "home": {"confirm_timeout_s": CONFIRM_TIMEOUT_S},
+    })
+    async with bridge.link.running():
+        # A broken config first: it must cost nothing but itself.
+        bridge.publish_raw("homeassistant/light/broken/config", b"{not json")
+        bridge.publish_raw("homeassistant/switch/no_command/config", json.dumps({"name": "Fan plug"}).encode())
+        bridge.publish_discovery()
+        hub = Hub(settings, models)
+        await hub.start()
+        try:
+            for satellite in satellites:
+                await asyncio.wait_for(satellite.running.wait(), 10)
+            await wait_until(lambda: len(hub.home.entities()) == len({d.object_id for d in devices}), 10)
+            yield hub, bridge
+        finally:
+            await hub.close()
+
+
+async def wait_until(predicate, timeout: float) -> None:
+    async def poll() -> None:
+        while not predicate():
+            await asyncio.sleep(0.05)
+    await asyncio.wait_for(poll(), timeout)
+
+
+async def ask(satellite: SimSatellite, recorder: EventRecorder, pcm: bytes) -> ConversationEvent:
+    seen = len(recorder.events)
+    await satellite.say(pcm)
+    ended = await recorder.wait_for(
+        lambda e: e.kind is EventKind.TURN_ENDED and recorder.events.index(e) >= seen, 60)
+    print(f"heard {ended.data['transcript']!r}, said {ended.data['response']!r}")  # shown when a test fails
+    return ended
+
+
+def actions(recorder: EventRecorder, turn_id: str | None) -> dict[str, str]:
+    return {e.data["entity"]: e.data["result"] for e in recorder.events
+            if e.kind is EventKind.DEVICE_ACTION and e.turn_id == turn_id}
+
+
+def by_id(devices: list[DiscoveryDevice]) -> dict[str, DiscoveryDevice]:
+    return {d.object_id: d for d in devices}
+
+
+async def test_spoken_commands_switch_discovered_devices_and_are_confirmed(home_broker, hub_models, speech, tmp_path):
+    kitchen = SimSatellite("kitchen", area="Kitchen")
+    await kitchen.start()
+    devices = make_home()
+    d = by_id(devices)
+    async with home_and_hub(home_broker, hub_models, [kitchen], tmp_path / "hub", devices) as (hub, _):
+        recorder = EventRecorder(hub.bus)
+
+        ended = await ask(kitchen, recorder, speech("Turn on the kettle."))
+        assert d["kettle"].state["POWER"] == "1"
+        assert ended.data["response"] == "Turned on the kettle."
+        assert actions(recorder, ended.turn_id) == {"switch.kettle": "confirmed"}
+
+        # No room said: the satellite's own room. The office lights stay off.
+        ended = await ask(kitchen, recorder, speech("Turn on the lights."))
+        assert d["kitchen_light"].state["state"] == "ON"
+        assert d["ceiling_light"].state["state"] == "OFF" and d["desk_lamp"].state["state"] == "OFF"
+        assert ended.data["response"] == "Turned on the kitchen light."
+
+        ended = await ask(kitchen, recorder, speech("Turn on the lights in the office."))
+        assert d["ceiling_light"].state["state"] == "ON" and d["desk_lamp"].state["state"] == "ON"
+        assert d["office_reading_lamp"].state["state"] == "ON"
+        assert ended.data["response"] == "Turned on 3 lights in the office."
+
+        ended = await ask(kitchen, recorder, speech("Set the desk lamp to 40 percent."))
+        assert d["desk_lamp"].state["brightness"] == round(0.4 * 255)
+        assert ended.data["response"] == "Set the desk lamp to 40 percent."
+
+        ended = await ask(kitchen, recorder, speech("Open the bedroom blinds."))
+        assert d["bedroom_blinds"].state["position"] == 100
+        assert ended.data["response"] == "Opened the bedroom blinds."
+
+        ended = await ask(kitchen, recorder, speech("Set the thermostat to 21 degrees."))
+        assert d["thermostat"].state["target"] == 21.0
+        assert ended.data["response"] == "Set the thermostat to 21 degrees."
+
+        ended = await ask(kitchen, recorder, speech("Is the kettle on?"))
+        assert ended.data["response"] == "Yes, the kettle is on."
+        assert actions(recorder, ended.turn_id) == {}
+
+        ended = await ask(kitchen, recorder, speech("Turn off all the lights."))
+        lights = [d[k] for k in ("kitchen_light", "ceiling_light", "desk_lamp", "office_reading_lamp")]
+        assert all(light.state["state"] == "OFF" for light in lights)
+        assert ended.data["handler"] == "turn_off"
+
+        # The two broken configs were skipped; everything else was found.
+        assert hub.home.backends[0].skipped_configs == 2  # type: ignore[attr-defined]
+        reports: list[TurnReport] = list(hub.timeline.reports)  # what went to MQTT as turn reports
+    await kitchen.close()
+    device_report = next(r for r in reports if r.transcript.lower().startswith("turn on the kettle"))
+    assert [(a.entity, a.service, a.result) for a in device_report.actions] == [("switch.kettle", "turn_on", "confirmed")]
+    assert device_report.actions[0].ms < CONFIRM_TIMEOUT_S * 1000
+
+
+async def test_silent_device_unknown_device_and_a_question_back(home_broker, hub_models, speech, tmp_path):
+    kitchen = SimSatellite("kitchen", area="Kitchen")
+    await kitchen.start()
+    devices = make_home()
+    d = by_id(devices)
+    async with home_and_hub(home_broker, hub_models, [kitchen], tmp_path / "hub", devices) as (hub, _):
+        recorder = EventRecorder(hub.bus)
+
+        # The porch light takes the command but never reports: the hub must not claim success.
+        ended = await ask(kitchen, recorder, speech("Turn on the porch light."))
+        assert d["porch_light"].commands, "the command was sent"
+        assert ended.data["response"] == "The porch light did not respond."
+        action = next(e for e in recorder.events if e.kind is EventKind.DEVICE_ACTION and e.turn_id == ended.turn_id)
+        assert action.data["result"] == "no_response" and action.data["ms"] >= CONFIRM_TIMEOUT_S * 1000
+
+        ended = await ask(kitchen, recorder, speech("Turn on the toaster."))
+        assert ended.data["response"].startswith("I don't know the toaster. In the kitchen I know the kitchen light")
+        assert not actions(recorder, ended.turn_id)
+
+        # Two reading lamps, neither in the kitchen: ask once, and the next answer completes the command.
+        ended = await ask(kitchen, recorder, speech("Turn on the reading lamp."))
+        assert ended.data["response"] == "The bedroom reading lamp or the office reading lamp?"
+        assert not actions(recorder, ended.turn_id)
+        ended = await ask(kitchen, recorder, speech("The one in the office."))
+        assert d["office_reading_lamp"].state["state"] == "ON"
+        assert d["bedroom_reading_lamp"].state["state"] == "OFF"
+        assert ended.data["response"] == "Turned on the reading lamp."
+    await kitchen.close()
+
+
+async def test_timer_survives_a_hub_restart_and_rings_on_its_satellite(broker, hub_models, speech, tmp_path):
+    from wyoming.timer import TimerFinished, TimerStarted
+
+    kitchen = SimSatellite("kitchen", area="Kitchen")
+    await kitchen.start()
+    settings = HubSettings.model_validate({
+        "data_dir": str(tmp_path / "hub"), "satellites": [kitchen.uri],
+        "mqtt": broker.settings("hub").model_dump(), "wyoming": {"port": 0},
+    })
+    hub = Hub(settings, hub_models)
+    await hub.start()
+    try:
+        await asyncio.wait_for(kitchen.running.wait(), 10)
+        recorder = EventRecorder(hub.bus)
+        ended = await ask(kitchen, recorder, speech("Set a timer for 8 seconds."))
+        assert ended.data["response"] == "Timer set for 8 seconds."
+        started = [TimerStarted.from_event(e) for e in kitchen.received if TimerStarted.is_type(e.type)]
+        assert len(started) == 1
+    finally:
+        await hub.close()  # the hub goes away with the timer running
+
+    hub = Hub(settings, hub_models)
+    await hub.start()
+    try:
+        recorder = EventRecorder(hub.bus)
+        assert [t.id for t in hub.timers.running("kitchen")] == [started[0].id]
+        announced = await recorder.wait_for(
+            lambda e: e.kind is EventKind.TURN_ENDED and e.data.get("handler") == "announce", 30)
+        finished = [TimerFinished.from_event(e) for e in kitchen.received if TimerFinished.is_type(e.type)]
+        assert [f.id for f in finished] == [started[0].id]
+        assert announced.data["response"] == "The 8 seconds timer is done."
+        assert not hub.timers.running("kitchen")
+        assert not hub.store.query("SELECT id FROM timers")
+    finally:
+        await hub.close()
+    await kitchen.close()
