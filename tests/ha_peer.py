@@ -124,7 +124,7 @@ class HomeAssistantPeer:
         out = open(self.workdir / "hass.out", "ab")  # noqa: SIM115 - handed to the child process
         self.process = subprocess.Popen(
             [str(self.venv / "bin" / "hass"), "-c", str(self.workdir), "--skip-pip"],
-            stdout=out, stderr=out, stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent,
+            stdout=out, stderr=out, stdin=subprocess.DEVNULL,
         )
         out.close()
         deadline = started + timeout
@@ -309,15 +309,6 @@ class HomeAssistantPeer:
 
     def disconnect_mqtt(self, entry_id: str) -> None:
         self.rest("DELETE", f"/api/config/config_entries/entry/{entry_id}")
-
-
-def _die_with_parent() -> None:
-    """In the child: SIGTERM when the test process dies, so a killed run leaves no HA holding CPU and ports."""
-    import ctypes
-    import signal
-
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 def peer_venv(name: str) -> Path:

@@ -121,6 +121,8 @@ class HomeAssistantBackend:
         return lambda: self._link_listeners.remove(listener) if listener in self._link_listeners else None
 
     async def call(self, action: Action) -> None:
+        """Run the service on the entity. HA answers once the service has run (its websocket
+        call_service waits for that); a device slower than ``timeout_s`` gives ``ha_timeout``."""
         if not self._available:
             raise self._link_error()
         entity = self._entities.get(action.entity_id)
@@ -179,8 +181,11 @@ class HomeAssistantBackend:
                 if self._synced.is_set():
                     delay = self.settings.reconnect_min_s
                 self._synced.clear()
+                # Once per kind of failure at warning level: HA away for an hour is not 60 warnings.
+                repeated = self.last_error is not None and str(self.last_error) == str(error)
                 self._set_link(False, error)
-                _LOGGER.warning("Home Assistant link down (%s): %s; retrying in %.1f s", error.code, error, delay)
+                _LOGGER.log(logging.DEBUG if repeated else logging.WARNING,
+                            "Home Assistant link down (%s): %s; retrying in %.1f s", error.code, error, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.settings.reconnect_max_s)
 
