@@ -8,7 +8,9 @@
 - Backpressure: while the outbox is nearly full, the next incoming message waits, so what a
   handler publishes in answer (a command's result) always has room.
 - Retained messages (state, announce, discovery) are remembered and re-published on every
-  reconnect, so a late monitor and a restarted broker both see the house as it is.
+  reconnect, so a late monitor and a restarted broker both see the house as it is. A retained
+  value still queued is replaced by a newer one for the same topic (the broker writes its store
+  on every change).
 - Availability tells the truth on every kind of stop: ``online`` on each connect, ``offline``
   published before a graceful disconnect (the task is cancelled), and the last will
   ``offline`` when the process dies without one.
@@ -228,6 +230,11 @@ class MqttLink:
                 self._retained[topic] = payload
             else:
                 self._retained.pop(topic, None)
+            # Only the latest value of a retained topic matters: a queued older one is dropped, so a
+            # burst of state changes costs the broker one store write, not one per change.
+            stale = next((m for m in self._outbox if m.retain and m.topic == topic), None)
+            if stale is not None:
+                self._outbox.remove(stale)
         if self.pending >= self.settings.outbox_size and self._outbox:
             victim = next((m for m in self._outbox if not m.retain and not m.essential),
                           next((m for m in self._outbox if not m.retain), self._outbox[0]))
@@ -397,6 +404,11 @@ class MqttLink:
                 _LOGGER.exception("handler for %s failed on a message from %s", topic_filter, topic)
 
     def _make_client(self) -> aiomqtt.Client:
+        client = self._new_client()
+        client.pending_calls_threshold = 2 * SEND_WINDOW  # aiomqtt warns per publish past 10 in flight
+        return client
+
+    def _new_client(self) -> aiomqtt.Client:
         s = self.settings
         props = Properties(PacketTypes.CONNECT)
         props.SessionExpiryInterval = s.session_expiry_s

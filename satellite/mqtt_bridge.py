@@ -120,7 +120,8 @@ class SatelliteBridge:
     async def publish_metrics(self, every_s: float) -> None:
         while True:
             await asyncio.sleep(every_s)
-            self.link.publish(self._topic(SatelliteTopic.METRICS), self.metrics())
+            # QoS 0: the next one comes soon, and a QoS 1 delivery costs the broker a store write.
+            self.link.publish(self._topic(SatelliteTopic.METRICS), self.metrics(), qos=0)
 
     def _result(self, command: Any, status: ResultStatus, code: str | None = None, message: str | None = None) -> None:
         self.link.publish(self._topic(SatelliteTopic.RESULT), CommandResult(
