@@ -27,6 +27,9 @@ NOT_A_REQUEST = FILLERS | frozenset({
 })
 """An utterance made only of these words is a fragment: nobody can act on "the" or "um and"."""
 
+CUT_OFF_END = frozenset({"the", "a", "an", "my", "your", "our", "their", "and", "or", "but"})
+"""A request never ends on these: "turn on the" was cut off (while "turn the lights on" is whole)."""
+
 _LEADING_POLITE = re.compile(
     r"^(?:(?:please|kindly)\s+|(?:can|could|would|will)\s+you\s+(?:please\s+)?|"
     r"i(?:'d| would) like you to\s+|i want you to\s+)+", re.I)
@@ -74,7 +77,8 @@ class Doubt:
     NO_SPEECH = "no_speech"
     """The decoder heard no speech (a false wake, a noise): the hub stays quiet."""
     FRAGMENT = "fragment"
-    """Nothing, or nothing actionable, is left after cleaning (only the wake word, "um", "the")."""
+    """Nothing, or nothing actionable, is left after cleaning (only the wake word, "um", "the"), or it was cut
+    off mid-phrase ("turn on the")."""
     LOW_CONFIDENCE = "low_confidence"
     """The decoder's own confidence is too low to act on."""
 
@@ -156,8 +160,8 @@ def doubt(cleaned: Cleaned, confidence: Confidence | None, settings: DoubtSettin
     if confidence is not None and (confidence.no_speech_prob > settings.max_no_speech_prob
                                    and confidence.avg_logprob < settings.no_speech_logprob):
         return Doubt.NO_SPEECH
-    words = [_bare(t) for t in cleaned.text.split()]
-    if not any(word and word not in NOT_A_REQUEST for word in words):
+    words = [word for word in (_bare(t) for t in cleaned.text.split()) if word]
+    if not any(word not in NOT_A_REQUEST for word in words) or words[-1] in CUT_OFF_END:
         return Doubt.FRAGMENT
     if confidence is not None and confidence.avg_logprob < settings.min_avg_logprob:
         return Doubt.LOW_CONFIDENCE
