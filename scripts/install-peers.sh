@@ -63,7 +63,7 @@ ha_peer() {
   fi
   local start
   start=$(date +%s)
-  say "$name: Home Assistant $version on $("$python" --version) (about 2 minutes the first time)"
+  say "$name: Home Assistant $version on $("$python" --version) (1-3 minutes the first time)"
   [ -x "$dir/bin/python" ] || "$python" -m venv "$dir"
   local pip=("$dir/bin/python" -m pip install -q --disable-pip-version-check)
   "${pip[@]}" --no-deps "homeassistant==$version"
