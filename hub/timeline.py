@@ -24,6 +24,7 @@ class _Open:
     zero_t: float | None = None
     marks: dict[str, float] = field(default_factory=dict)
     stt_ms: float | None = None
+    heard: dict[str, float | str] = field(default_factory=dict)
     actions: list[DeviceActionReport] = field(default_factory=list)
 
 
@@ -49,6 +50,8 @@ class TurnTimeline:
             turn.zero_t = float(event.data.get("speech_end_t", event.t))
         if event.kind is EventKind.TRANSCRIPT:
             turn.stt_ms = float(event.data.get("stt_ms", 0.0))
+            turn.heard = {key: event.data[key] for key in ("cleaned", "avg_logprob", "no_speech_prob")
+                          if event.data.get(key) is not None}
         if event.kind is EventKind.DEVICE_ACTION and len(turn.actions) < 64:
             turn.actions.append(DeviceActionReport(entity=str(event.data["entity"])[:128],
                                                    service=str(event.data["service"])[:128],
@@ -67,9 +70,16 @@ class TurnTimeline:
                 outcome=TurnOutcome(event.data.get("outcome", TurnOutcome.DONE)),
                 timings=TurnTimings(**turn.marks),
                 error_code=event.data.get("error_code"),
+                heard=str(turn.heard["cleaned"])[:4000] if "cleaned" in turn.heard else None,
+                stt_logprob=_float(turn.heard.get("avg_logprob")),
+                stt_no_speech=_float(turn.heard.get("no_speech_prob")),
                 actions=turn.actions,
             )
             self.total += 1
             self.reports.append(report)
             del self.reports[:-100]
             self._on_report(report)
+
+
+def _float(value: object) -> float | None:
+    return float(value) if isinstance(value, int | float) else None

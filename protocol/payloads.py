@@ -190,6 +190,12 @@ class TurnReport(Payload):
     outcome: TurnOutcome
     timings: TurnTimings
     error_code: ShortText | None = None
+    heard: Text | None = Field(default=None, description="What the hub acted on: the transcript without a leftover "
+                                                         "wake phrase or fillers")
+    stt_logprob: float | None = Field(default=None, le=0.0, description="The transcript's mean log-probability per "
+                                                                         "token (0 is certain; below -1 a guess)")
+    stt_no_speech: float | None = Field(default=None, ge=0.0, le=1.0,
+                                        description="Whisper's probability that nobody spoke")
     actions: list[DeviceActionReport] = Field(default_factory=list, max_length=64,
                                               description="Devices the turn commanded")
 

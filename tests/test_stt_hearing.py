@@ -122,6 +122,7 @@ async def test_a_command_after_the_wake_word_is_carried_out_and_a_fragment_is_as
         first = await recorder.wait_for(lambda e: e.kind is EventKind.TURN_ENDED, 60)
         await kitchen.say(speech("Hey Jarvis."))
         second = await recorder.wait_for(lambda e: e.kind is EventKind.TURN_ENDED and e is not first, 60)
+        reports = {r.turn_id: r for r in hub.timeline.reports}
     await kitchen.close()
 
     transcripts = [e for e in recorder.events if e.kind is EventKind.TRANSCRIPT]
@@ -130,6 +131,9 @@ async def test_a_command_after_the_wake_word_is_carried_out_and_a_fragment_is_as
     assert transcripts[0].data["avg_logprob"] > -1.0 and transcripts[0].data["no_speech_prob"] < 0.6
     assert transcripts[0].data["doubt"] is None
     assert first.data["handler"] == "time" and first.data["response"].startswith("It's ")
+    report = reports[first.turn_id]  # what MQTT's turn report carries
+    assert "jarvis" in report.transcript.lower() and report.heard == transcripts[0].data["cleaned"]
+    assert report.stt_logprob == transcripts[0].data["avg_logprob"] and report.stt_no_speech is not None
 
     assert transcripts[1].data["doubt"] == Doubt.FRAGMENT and transcripts[1].data["cleaned"] == ""
     asked = [e for e in recorder.events if e.kind is EventKind.ASKED_TO_REPEAT]
