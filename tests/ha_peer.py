@@ -23,8 +23,13 @@ Fixtures (``home_assistant`` is defined in tests/conftest.py on top of this modu
   returns their results (raises :class:`HAError` on a failed one); ``ws_sync`` for sync code.
 - ``connect_mqtt(broker, username="homeassistant")``: the MQTT config flow against a
   :class:`common.local_broker.MosquittoBroker`, with that user's password; returns the config entry id.
-  ``disconnect_mqtt(entry_id)`` removes it.
-- ``stop()``, ``start()``, ``restart()`` (same folder, port and token), ``log_tail()``.
+  ``disconnect_mqtt(entry_id)`` removes it. Any other integration: ``add_integration(handler, *steps)``
+  answers its config flow's forms in order (e.g. ``add_integration("wyoming", {"host": h, "port": p})``),
+  ``remove_integration(entry_id)``. Entries stay across ``restart()``: remove them at the end of a test.
+- ``stop()``, ``start()``, ``restart()`` (same folder, port and token; callable from any thread),
+  ``log_tail()`` (HA's own log, for assertion messages).
+- The home's helpers (``input_boolean.*_power``, ``input_number.*``) are what the devices act on: a
+  test can change a device "by hand" through them, as a person at the switch would.
 
 ``python tests/ha_peer.py requirements`` (run with a peer's own Python) prints the pip requirements of
 the integrations the test home uses, for the installer.
@@ -295,20 +300,28 @@ class HomeAssistantPeer:
                             "should_expose": exposed})
         self.ws_sync(*updates)
 
-    def connect_mqtt(self, broker: Any, username: str = "homeassistant") -> str:
-        """HA's MQTT integration on ``broker`` (a MosquittoBroker) through the config flow."""
-        flow = self.rest("POST", "/api/config/config_entries/flow",
-                         {"handler": "mqtt", "show_advanced_options": False})
-        result = self.rest("POST", f"/api/config/config_entries/flow/{flow['flow_id']}", {
-            "broker": "127.0.0.1", "port": broker.port, "username": username,
-            "password": broker.passwords[username],
-        })
+    def add_integration(self, handler: str, *steps: dict[str, Any]) -> str:
+        """Run ``handler``'s config flow, answering each form with the next of ``steps``; the entry id."""
+        result = self.rest("POST", "/api/config/config_entries/flow",
+                           {"handler": handler, "show_advanced_options": False})
+        for data in steps:
+            if result.get("type") != "form":
+                break
+            result = self.rest("POST", f"/api/config/config_entries/flow/{result['flow_id']}", data)
         if result.get("type") != "create_entry":
-            raise RuntimeError(f"MQTT config flow did not finish: {result}")
+            raise RuntimeError(f"{handler} config flow did not create an entry: {result}")
         return str(result["result"]["entry_id"])
 
-    def disconnect_mqtt(self, entry_id: str) -> None:
+    def remove_integration(self, entry_id: str) -> None:
         self.rest("DELETE", f"/api/config/config_entries/entry/{entry_id}")
+
+    def connect_mqtt(self, broker: Any, username: str = "homeassistant") -> str:
+        """HA's MQTT integration on ``broker`` (a MosquittoBroker) through the config flow; the entry id."""
+        return self.add_integration("mqtt", {"broker": "127.0.0.1", "port": broker.port, "username": username,
+                                             "password": broker.passwords[username]})
+
+    def disconnect_mqtt(self, entry_id: str) -> None:
+        self.remove_integration(entry_id)
 
 
 def peer_venv(name: str) -> Path:
@@ -367,6 +380,8 @@ def requirements() -> list[str]:
         found.update(info.get("requirements", []))
         # after_dependencies are imported when present (analytics -> recorder), so they count too.
         todo.extend(info.get("dependencies", []) + info.get("after_dependencies", []))
+        if "zeroconf" in info:  # its config flow imports the zeroconf integration (wyoming on 2024.3)
+            todo.append("zeroconf")
     return sorted(found)
 
 
