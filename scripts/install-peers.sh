@@ -56,7 +56,9 @@ ha_peer() {
   shift 3
   local dir=.venv-peers/$name
   local id
-  id=$(cat scripts/install-peers.sh tests/ha_peer.py | sha256sum | cut -c1-16)
+  # What decides the requirements: this script, the test home, and ha_peer.py's list and walk of integrations.
+  id=$({ cat scripts/install-peers.sh tests/ha_home/configuration.yaml
+         sed -n -e '/^FLOW_INTEGRATIONS/p' -e '/^def requirements/,$p' tests/ha_peer.py; } | sha256sum | cut -c1-16)
   if [ -f "$dir/.hearth-peer-$id" ] && "$dir/bin/python" -c "import homeassistant.const, hassil" 2>/dev/null; then
     say "$name (Home Assistant $version) up to date"
     return
