@@ -114,7 +114,9 @@ class WyomingService:
                 return
             await self._serve(peer)
         except asyncio.CancelledError:
-            raise
+            # Only close() cancels this task, and it is the connection's outermost frame: ending it here
+            # keeps asyncio's stream server from logging the cancellation as an error (Python 3.11).
+            _LOGGER.debug("%s: closed by shutdown", peer.label)
         except Exception:
             _LOGGER.exception("%s: connection failed", peer.label)
         finally:

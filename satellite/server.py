@@ -89,6 +89,11 @@ class WyomingServer:
                 await peer.send(Error(text="not allowed", code="not_allowed").event())
                 return
             await self.core.serve_hub(peer)
+        except asyncio.CancelledError:
+            # Only close() cancels this task, and it is the connection's outermost frame: ending it here
+            # keeps asyncio's stream server from logging the cancellation as an error (a stop while Home
+            # Assistant was connected printed a CancelledError traceback).
+            _LOGGER.debug("%s: closed by shutdown", peer.label)
         finally:
             await peer.close()
             self._connections.discard(task)
