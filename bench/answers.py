@@ -6,7 +6,7 @@ The questions (bench/answers_questions.toml, 120+ in categories) are asked of:
 
 - ``fast``: the hub's fast path alone (the intent matcher's time/date answers and hub/answers), where it applies;
 - ``fewshot``: the shipped gemma 3 270M base model in process, through the hub's few-shot prompt;
-- ``server``: the same GGUF behind llama-cpp-python's OpenAI-compatible server (chat format gemma),
+- ``server``: the same GGUF behind llama-cpp-python's OpenAI-compatible server (chat format alpaca),
   through the hub's OpenAI client and chat prompt;
 - ``hub``: what the hub says as shipped (the fast path where it applies, else the few-shot model),
   computed from the two runs above;
@@ -303,10 +303,10 @@ async def run(systems: list[str], max_tokens: int, limit: int | None) -> tuple[s
         from hub.llm.openai_client import OpenAICompatible
         from tests.llm_server import llama_server
 
-        with llama_server(gguf, chat_format="gemma") as server:
+        with llama_server(gguf, chat_format="alpaca") as server:
             client = OpenAICompatible(server.url, "gemma-3-270m", read_timeout_s=60)
             runs["server"] = [await ask_model(client, q, home, now, max_tokens) for q in questions]
-        notes.append("`server`: llama-cpp-python 0.3.36's server, `--chat_format gemma` (the GGUF has no template).")
+        notes.append("`server`: llama-cpp-python 0.3.36's server, `--chat_format alpaca` (the GGUF has no template; alpaca keeps the system message, llama-cpp-python's gemma format drops it).")
     if "fast" in runs and "fewshot" in runs:
         fast = {a.question: a for a in runs["fast"]}
         runs["hub"] = [fast.get(a.question, a) for a in runs["fewshot"]]

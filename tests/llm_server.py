@@ -1,8 +1,12 @@
 """A real OpenAI-compatible server for tests and benchmarks: llama-cpp-python's own
 (``python -m llama_cpp.server``, its ``[server]`` extra) serving a GGUF on 127.0.0.1.
 
-Its output (uvicorn's access log and llama-cpp-python's "Disconnected from client" line when a
-client goes away mid-stream) is kept in a file, so a test can see what the server saw.
+Its output (uvicorn's access log and "Disconnected from client" when a client went away mid-answer and the server stopped generating for it)
+is kept in a file, so a test can see what the server did.
+
+A GGUF without a chat template (the shipped gemma base model) needs one of llama-cpp-python's built-in
+chat formats: "alpaca" keeps the system message (the hub's grounding) and is plain text a base model
+continues; "gemma" drops system messages, "chatml" makes this base model stop at once.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ import httpx
 from common.local_broker import free_port
 
 DISCONNECTED = "Disconnected from client"
-"""What llama_cpp.server prints when the client closed the stream before the answer was complete."""
+"""What llama_cpp.server prints when it notices the client closed the stream and stops that generation."""
 
 
 @dataclass
@@ -36,16 +40,8 @@ class LlamaServer:
     def output(self) -> str:
         return self.log_path.read_text(errors="replace")
 
-    def wait_for_output(self, text: str, timeout: float = 15.0) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if text in self.output():
-                return True
-            time.sleep(0.1)
-        return False
 
-
-def start_process(model: Path, port: int, log_path: Path, *, chat_format: str | None = "gemma",
+def start_process(model: Path, port: int, log_path: Path, *, chat_format: str | None = "alpaca",
                   threads: int = 2, context: int = 2048) -> subprocess.Popen[bytes]:
     command = [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--host", "127.0.0.1",
                "--port", str(port), "--n_threads", str(threads), "--n_ctx", str(context)]
@@ -80,7 +76,7 @@ def stop_process(process: subprocess.Popen[bytes]) -> None:
 
 
 @contextlib.contextmanager
-def llama_server(model: Path, *, port: int | None = None, chat_format: str | None = "gemma",
+def llama_server(model: Path, *, port: int | None = None, chat_format: str | None = "alpaca",
                  threads: int = 2) -> Iterator[LlamaServer]:
     """The server running ``model`` on ``port`` (a free one by default), stopped afterwards.
 

@@ -8,7 +8,7 @@ Between the model's token stream and piper, for every kind of model:
   the error's stable code, which reaches MQTT).
 - :meth:`SpokenAnswer.sentences` makes each sentence speakable (no markdown, times and units in
   words) and stops after the style's sentence budget; stopping closes the model's stream, so
-  generation ends there too.
+  generation ends there too (and a failure after that point is not the person's concern).
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ class SpokenAnswer:
         except LlmError as err:
             self.error = err
             _LOGGER.warning("language model failed: %s", err)
-            yield ("\n" if written else "") + err.spoken + "\n"
+            yield ("\n\n" if written else "") + err.spoken + "\n"  # the chunker ends a line at "\n" + space
         finally:
             closer = getattr(self._tokens, "aclose", None)
             if closer is not None:
@@ -51,6 +51,7 @@ class SpokenAnswer:
                     yield sentence  # the apology is said whatever the budget
                     continue
                 if self._max_sentences and complete >= self._max_sentences:
+                    self.error = None  # a failure past what is said does not concern the person
                     break
                 text = speakable(sentence)
                 if not text:
@@ -59,9 +60,10 @@ class SpokenAnswer:
                 if text[-1] in ".!?":  # a first clause cut at a comma is not a whole sentence
                     complete += 1
         finally:
-            closer = getattr(sentences, "aclose", None)
-            if closer is not None:
-                await closer()
+            for stream in (sentences, self._tokens):  # the model's own stream too: generation stops now
+                closer = getattr(stream, "aclose", None)
+                if closer is not None:
+                    await closer()
 
     def raise_if_failed(self) -> None:
         if self.error is not None:
