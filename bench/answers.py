@@ -153,7 +153,7 @@ class BenchHome:
         self.entities = [Entity(e["id"], e["name"], HomeSource.HOME_ASSISTANT, aliases=tuple(e.get("aliases", [])),
                                 area=e.get("area")) for e in spec["entity"]]
         self.states = {e["id"]: EntityState(e["id"], e["state"], e.get("attributes", {})) for e in spec["entity"]}
-        self.context = HomeContext(lambda: self.entities, self.states.get)
+        self.context = HomeContext(lambda: self.entities, lambda entity: self.states.get(entity.entity_id))
         facts = [extract_fact(s) for s in spec["statements"]]
         self.facts = tuple(f[2] for f in facts if f is not None)
         if len(self.facts) != len(spec["statements"]):

@@ -23,6 +23,7 @@ from common.mqtt import MqttLink
 from common.systemd_notify import feed_watchdog, notify
 from hub import __version__
 from hub.announcement import Announcement
+from hub.answers.home_context import HomeContext
 from hub.arbitration import Arbiter
 from hub.endpointing import EndpointSettings
 from hub.events import ConversationEvent, EventBus, EventKind
@@ -441,6 +442,7 @@ class Hub:
         home = HomeControl(backends, self.settings.home, self.bus)
         self.services.skills.home = home
         self.services.matcher = IntentMatcher(home.entities)
+        self.services.answers.home = HomeContext(home.entities, home.state)  # device states for the LLM's prompt
         return home
 
     # -- memory and learning -------------------------------------------------------------

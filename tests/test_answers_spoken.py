@@ -63,7 +63,7 @@ def _home() -> HomeContext:
             "forecast": [{"datetime": "2026-12-01T00:00:00", "condition": "pouring", "precipitation_probability": 90}],
         }),
     }
-    return HomeContext(lambda: entities, states.get)
+    return HomeContext(lambda: entities, lambda entity: states.get(entity.entity_id))
 
 
 def test_device_states_are_the_devices_the_question_names():

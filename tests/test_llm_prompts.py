@@ -73,7 +73,7 @@ async def test_a_real_turn_grounds_the_model_in_the_clock_room_memory_and_home(b
               "light.desk": EntityState("light.desk", "off")}
     async with running_hub(broker, hub_models, [kitchen], tmp_path) as hub:
         hub.services.clock = lambda: NOW
-        hub.services.answers.home = HomeContext(lambda: entities, states.get)
+        hub.services.answers.home = HomeContext(lambda: entities, lambda entity: states.get(entity.entity_id))
         recorder = EventRecorder(hub.bus)
         session = hub.sessions["kitchen-sat"]
         await session.start(session.new_turn(text="My name is Sam."))

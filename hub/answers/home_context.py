@@ -67,7 +67,7 @@ def describe(entity: Entity, state: EntityState) -> str:
 
 
 class HomeContext:
-    def __init__(self, entities: Callable[[], Sequence[Entity]], state: Callable[[str], EntityState | None]) -> None:
+    def __init__(self, entities: Callable[[], Sequence[Entity]], state: Callable[[Entity], EntityState | None]) -> None:
         self._entities = entities
         self._state = state
 
@@ -85,7 +85,7 @@ class HomeContext:
         chosen.sort(key=lambda pair: -pair[0])
         lines = []
         for _, entity in chosen:
-            state = self._state(entity.entity_id)
+            state = self._state(entity)
             if state is not None:
                 lines.append(describe(entity, state))
             if len(lines) >= MAX_DEVICES:
@@ -99,7 +99,7 @@ class HomeContext:
         for entity in self._entities():
             if entity.domain != "weather":
                 continue
-            state = self._state(entity.entity_id)
+            state = self._state(entity)
             if state is None or state.state in ("unavailable", "unknown"):
                 continue
             lines.append(f"Weather ({entity.name}): {_weather_now(state)}.{_forecast_text(state.attributes)}")
@@ -113,7 +113,7 @@ class HomeContext:
         for entity in self._entities():
             if entity.domain != "weather":
                 continue
-            state = self._state(entity.entity_id)
+            state = self._state(entity)
             if state is None or state.state in ("unavailable", "unknown"):
                 continue
             return _spoken_weather(said, state)
