@@ -177,31 +177,45 @@ def test_settings_name_what_is_wrong() -> None:
         "wss://ha.example:8123/api/websocket"
 
 
-async def test_home_assistant_stopped_then_back(home_assistant: HomeAssistantPeer,
-                                                backend: HomeAssistantBackend) -> None:
-    changes: list[tuple[bool, str | None]] = []
-    backend.add_link_listener(lambda up, error: changes.append((up, error and error.code)))
-    await asyncio.to_thread(home_assistant.stop)
-    async with asyncio.timeout(5):
-        while backend.available:
-            await asyncio.sleep(0.02)
-    with pytest.raises(HomeError) as down:
-        await backend.call(Action("light.living_room_lamp", "turn_on"))
-    assert down.value.code in {"ha_unreachable", "ha_unavailable"}
+async def test_home_assistant_stopped_then_back(home_assistant: HomeAssistantPeer, tmp_path) -> None:
+    token_file = tmp_path / "token"
+    token_file.write_text(home_assistant.token)
+    async with HomeAssistantBackend(settings_for(home_assistant, token_file=token_file)) as link:
+        assert await link.wait_available(10), link.last_error
+        changes: list[tuple[bool, str | None]] = []
+        link.add_link_listener(lambda up, error: changes.append((up, error and error.code)))
+        log = StateLog(link)
+        await asyncio.to_thread(home_assistant.stop)
+        async with asyncio.timeout(5):
+            while link.available:
+                await asyncio.sleep(0.02)
+        with pytest.raises(HomeError) as down:
+            await link.call(Action("light.living_room_lamp", "turn_on"))
+        assert down.value.code in {"ha_unreachable", "ha_unavailable"}
 
-    # While HA is away its state changes; the hub must see the new state once it is back.
-    await asyncio.to_thread(home_assistant.start)
-    await asyncio.to_thread(home_assistant.call_service, "input_boolean", "toggle",
-                            entity_id="input_boolean.living_room_lamp_power")
-    expected = (await ha_state(home_assistant, "light.living_room_lamp"))["state"]
-    assert await backend.wait_available(10), backend.last_error
-    async with asyncio.timeout(5):
-        while (backend.state("light.living_room_lamp") or EntityState("", "")).state != expected:
-            await asyncio.sleep(0.02)
-    await backend.call(Action("light.living_room_lamp", "turn_off"))
-    await asyncio.to_thread(home_assistant.wait_state, "light.living_room_lamp", "off")
+        # The lamp changes while the hub is not connected (HA is back, but refuses the hub until its
+        # token file is right again): once connected, the hub must know the new state and say so.
+        token_file.write_text("outdated")
+        await asyncio.to_thread(home_assistant.start)
+        async with asyncio.timeout(10):
+            while link.last_error is None or link.last_error.code != "ha_auth_invalid":
+                await asyncio.sleep(0.02)
+        before = link.state("light.living_room_lamp")
+        assert before is not None
+        await asyncio.to_thread(home_assistant.call_service, "input_boolean", "toggle",
+                                entity_id="input_boolean.living_room_lamp_power")
+        expected = (await ha_state(home_assistant, "light.living_room_lamp"))["state"]
+        assert expected != before.state
+        assert not link.available
+        token_file.write_text(home_assistant.token)
+        assert await link.wait_available(10), link.last_error
+        assert link.state("light.living_room_lamp") == EntityState(
+            "light.living_room_lamp", expected, (await ha_state(home_assistant, "light.living_room_lamp"))["attributes"])
+        assert ("light.living_room_lamp", expected) in [(seen.entity_id, seen.state) for seen in log.seen]
+        await link.call(Action("light.living_room_lamp", "turn_off"))
+        await asyncio.to_thread(home_assistant.wait_state, "light.living_room_lamp", "off")
     assert changes[0][0] is False and changes[0][1] in {"ha_disconnected", "ha_unreachable"}, changes
-    assert changes[-1] == (True, None)
+    assert (False, "ha_auth_invalid") in changes and (True, None) in changes, changes
 
 
 async def test_assist_answers_text_and_says_none_when_it_does_not_understand(
