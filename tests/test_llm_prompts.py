@@ -88,7 +88,7 @@ async def test_a_real_turn_grounds_the_model_in_the_clock_room_memory_and_home(b
     assert "the user's name is Sam" in prompt
     assert "Kitchen ceiling (light, Kitchen) is on at 100% brightness." in prompt
     assert "Desk lamp" not in prompt
-    assert "Q: My name is Sam." in prompt  # the last turn, as the base model sees it
+    assert "Q: My name is Sam" in prompt  # the last turn, as the base model sees it
 
 
 @pytest.mark.models
