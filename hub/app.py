@@ -166,9 +166,6 @@ class Hub:
         self.ha = HaDiscovery(self.link, self)
         self.home = self._home_control()
         self.bus.subscribe(self._ring_missed_timers)
-        self._stt_base_words = tuple(getattr(loaded.stt, "vocabulary", ()))
-        self._home_words: tuple[str, ...] = ()
-        self.bus.subscribe(self._tell_stt_the_home)
         self.bus.subscribe(self._on_link_event)
         self.arbiter = Arbiter(conv.arbitration_window_ms, publish=self.bridge.arbitration,
                                preference=self.learner.room_preference,
@@ -416,14 +413,6 @@ class Hub:
             task = asyncio.create_task(self.timers.ring_missed(event.satellite), name=f"missed-timers-{event.satellite}")
             self._timer_tasks.add(task)
             task.add_done_callback(self._timer_tasks.discard)
-
-    def _tell_stt_the_home(self, event: ConversationEvent) -> None:
-        """Whisper hears device and room names far better when told them ("desk lamp", not "desk clamp")."""
-        if event.kind is EventKind.TURN_STARTED and hasattr(self.models.stt, "vocabulary"):
-            words = self.home.vocabulary()
-            if words != self._home_words:
-                self._home_words = words
-                self.models.stt.vocabulary = tuple(dict.fromkeys((*self._stt_base_words, *words)))
 
     def _home_control(self) -> HomeControl:
         """Every way of reaching devices that the settings ask for, behind one :class:`HomeControl`."""

@@ -62,6 +62,8 @@ _OTHER_NAMES = {
 }
 _DOMAINS_WE_CONTROL = {"light", "switch", "fan", "cover", "climate", "sensor", "binary_sensor", "input_boolean", "valve",
                        "lock"}
+_LEADING_CLAUSE = re.compile(r"^\s*([^,.!?;:]+)[,.!?;:]+\s+(\S.*)$")
+_LEADING_WORDS = 3
 _VOLUME_STEP = 10
 """Percent per "volume up" / "louder"."""
 
@@ -240,6 +242,13 @@ class IntentMatcher:
             context["area"] = {"value": home_area, "text": home_area}
         result = recognize_best(text, self._intents, slot_lists=vocabulary.lists, intent_context=context,
                                 best_slot_name="name")
+        lead = _LEADING_CLAUSE.match(text)
+        if result is None and lead is not None and len(lead.group(1).split()) <= _LEADING_WORDS:
+            # "And Service, turn on the kitchen light.": a short first clause (a wake word's leftover that
+            # the clean-up did not recognise) before a whole command; the command alone is matched.
+            text = lead.group(2)
+            result = recognize_best(text, self._intents, slot_lists=vocabulary.lists, intent_context=context,
+                                    best_slot_name="name")
         if result is None:
             return self._unknown_device(text, vocabulary, context)
         return _to_intent(result)

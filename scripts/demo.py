@@ -2,9 +2,12 @@
 
 Starts a throwaway Mosquitto from the repository's ``mosquitto.conf``, the hub and one
 satellite as real processes. The satellite's microphone is a WAV file saying "Hey Jarvis,
-what time is it?" (synthesised with the shipped piper voice unless ``--wav`` is given); its
-speaker is ``out/answer.wav``. The demo waits for the hub's turn report on MQTT and prints
-the transcript, the answer and the per-stage timings.
+what time is it?" and then "Hey Jarvis, turn on the kitchen light." (synthesised with the
+shipped piper voice unless ``--wav`` is given); its speaker is ``out/answer.wav``. A small
+Zigbee2MQTT-like bulb on the same broker publishes Home Assistant discovery and its state; the
+hub finds it, switches it and says so once the bulb reports its new state. The demo waits for
+the hub's turn reports on MQTT and prints the transcripts, the answers, the per-stage timings
+and the bulb's state change.
 """
 
 from __future__ import annotations
@@ -21,7 +24,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from common.local_broker import REPO, MosquittoBroker, free_port
+from common.broker import Role
+from common.local_broker import DEFAULT_DEVICES, REPO, MosquittoBroker, free_port
 from common.mqtt import MqttLink
 from protocol import payloads
 from protocol.topics import ConversationTopic, SatelliteTopic
@@ -29,25 +33,30 @@ from protocol.topics import ConversationTopic, SatelliteTopic
 console = Console()
 SATELLITE_ID = "kitchen"
 PROMPT = "Hey Jarvis. What time is it?"
+DEVICE_PROMPT = "Hey Jarvis. Turn on the kitchen light."
+GAP_S = 12
+"""Silence between the two requests: the first answer is heard out before the second wake."""
 
 
-def synthesise_prompt(path: Path) -> None:
-    """Write the spoken prompt as a 16 kHz mono WAV with the shipped piper voice."""
+def synthesise_prompt(path: Path, prompts: tuple[str, ...] = (PROMPT, DEVICE_PROMPT)) -> None:
+    """Write the spoken prompts as a 16 kHz mono WAV with the shipped piper voice."""
     from common.models import piper_voice_path
     from hub.tts import TextToSpeech, resample_pcm
 
-    async def _render() -> bytes:
+    async def _render(text: str) -> bytes:
         tts = TextToSpeech(piper_voice_path())
-        chunks = [chunk async for chunk in tts.synthesize(PROMPT, deterministic=True)]
+        chunks = [chunk async for chunk in tts.synthesize(text, deterministic=True)]
         return resample_pcm(b"".join(chunks), tts.audio_format.rate, 16000)
 
-    pcm = asyncio.run(_render())
     silence = b"\x00\x00" * 16000
+    audio = silence
+    for index, text in enumerate(prompts):
+        audio += asyncio.run(_render(text)) + silence * (GAP_S if index < len(prompts) - 1 else 3)
     with wave.open(str(path), "wb") as out:
         out.setnchannels(1)
         out.setsampwidth(2)
         out.setframerate(16000)
-        out.writeframes(silence + pcm + silence * 3)
+        out.writeframes(audio)
 
 
 def toml_value(value: object) -> str:
@@ -74,10 +83,14 @@ def mqtt_table(broker: MosquittoBroker, user: str) -> dict[str, object]:
             "password": broker.passwords[user], "root": broker.root}
 
 
-async def run_demo(wav: Path, answer: Path, workdir: Path, timeout_s: float) -> int:
-    broker = MosquittoBroker(workdir / "mosquitto")
+async def run_demo(wav: Path, answer: Path, workdir: Path, timeout_s: float, turns: int = 2) -> int:
+    from tests.mqtt_test_devices import DeviceBridge, ZigbeeBulb
+
+    broker = MosquittoBroker(workdir / "mosquitto", devices={**DEFAULT_DEVICES, "zigbee2mqtt": Role.DEVICE_BRIDGE})
     broker.prepare()
     broker.start()
+    bulb = ZigbeeBulb("kitchen_light", "Kitchen light", "Kitchen")
+    bulbs = DeviceBridge(broker.settings("zigbee2mqtt"), [bulb], client_id="zigbee2mqtt")
     sat_port = free_port()
     hub_conf, sat_conf = workdir / "hub.toml", workdir / "satellite.toml"
     write_toml(hub_conf, {
@@ -115,6 +128,9 @@ async def run_demo(wav: Path, answer: Path, workdir: Path, timeout_s: float) -> 
 
     monitor.subscribe(monitor.topics.satellite(SATELLITE_ID, SatelliteTopic.STATE), on_sat_state)
     link_task = asyncio.create_task(monitor.run(), name="demo-monitor")
+    bulb_task = asyncio.create_task(bulbs.link.run(), name="demo-bulb")
+    bulbs.publish_discovery()
+    bulb_before = dict(bulb.state)
     logs = workdir / "logs"
     logs.mkdir(exist_ok=True)
     processes: list[asyncio.subprocess.Process] = []
@@ -125,20 +141,34 @@ async def run_demo(wav: Path, answer: Path, workdir: Path, timeout_s: float) -> 
             processes.append(await asyncio.create_subprocess_exec(
                 sys.executable, "-m", name, "--config", str(conf), stdout=log, stderr=log, cwd=str(REPO)))
             log.close()
-        try:
-            report = await asyncio.wait_for(reports.get(), timeout_s)
-        except TimeoutError:
-            console.print(f"[red]no answer within {timeout_s:.0f} s[/]; logs in {logs}")
-            for name in ("hub", "satellite"):
-                console.print(f"--- {name}.log (last lines)")
-                console.print((logs / f"{name}.log").read_text()[-3000:], markup=False)
-            return 1
-        # The report is sent when the last audio left the hub; wait until the satellite played it.
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(satellite_idle.wait(), 30)
-        show(report, phases, answer)
-        return 0 if report.outcome is payloads.TurnOutcome.DONE else 1
+        shown: list[payloads.TurnReport] = []
+        for _ in range(turns):
+            try:
+                report = await asyncio.wait_for(reports.get(), timeout_s)
+            except TimeoutError:
+                console.print(f"[red]no answer within {timeout_s:.0f} s[/]; logs in {logs}")
+                for name in ("hub", "satellite"):
+                    console.print(f"--- {name}.log (last lines)")
+                    console.print((logs / f"{name}.log").read_text()[-3000:], markup=False)
+                return 1
+            # The report is sent when the last audio left the hub; wait until the satellite played it.
+            await asyncio.sleep(0.2)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(satellite_idle.wait(), 30)
+            show(report, phases, answer)
+            phases.clear()
+            shown.append(report)
+            if report.actions:
+                show_device(report, bulb_before, bulb.state)
+        if turns > 1 and not any(a.result == "confirmed" for r in shown for a in r.actions):
+            # Said, not done: a misheard command is answered (the person is asked again), so the run is
+            # not a failure of the pipeline, but it must not pass unnoticed either.
+            console.print("[red]the kitchen light was not switched[/] (see the transcript above)")
+        return 0 if all(r.outcome is payloads.TurnOutcome.DONE for r in shown) else 1
     finally:
+        bulb_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await bulb_task
         for proc in processes:
             if proc.returncode is None:
                 proc.terminate()
@@ -170,6 +200,12 @@ def show(report: payloads.TurnReport, phases: list[str], answer: Path) -> None:
         console.print(f"[bold]spoken answer:[/] {answer} ({seconds:.1f} s of audio)")
 
 
+def show_device(report: payloads.TurnReport, before: dict[str, object], after: dict[str, object]) -> None:
+    for action in report.actions:
+        console.print(f"[bold]device:[/]  {action.entity} {action.service}: {action.result} in {action.ms:.0f} ms")
+    console.print(f"[bold]bulb:[/]    zigbee2mqtt/kitchen_light state {before.get('state')} -> {after.get('state')}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="make demo", description=__doc__)
     parser.add_argument("--wav", type=Path, help="microphone input (any WAV); default: a synthesised prompt")
@@ -183,9 +219,10 @@ def main(argv: list[str] | None = None) -> int:
         wav = args.wav
         if wav is None:
             wav = args.out.parent / "prompt.wav"
-            console.print(f"[bold]synthesising[/] {PROMPT!r} -> {wav}")
+            console.print(f"[bold]synthesising[/] {PROMPT!r} and {DEVICE_PROMPT!r} -> {wav}")
             synthesise_prompt(wav)
-        return asyncio.run(run_demo(wav.resolve(), args.out.resolve(), workdir, args.timeout))
+        return asyncio.run(run_demo(wav.resolve(), args.out.resolve(), workdir, args.timeout,
+                                    turns=1 if args.wav else 2))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 

@@ -49,7 +49,7 @@ def make_home() -> list[DiscoveryDevice]:
         ZigbeeBulb("kitchen_light", "Kitchen light", "Kitchen"),
         TasmotaPlug("kettle", "Kettle", "Kitchen"),
         ZigbeeBulb("ceiling_light", "Ceiling light", "Office"),
-        ZigbeeBulb("desk_lamp", "Desk lamp", "Office"),
+        ZigbeeBulb("desk_lamp", "Desk light", "Office"),
         ZigbeeBulb("bedroom_reading_lamp", "Reading lamp", "Bedroom"),
         ZigbeeBulb("office_reading_lamp", "Reading lamp", "Office"),
         Blinds("bedroom_blinds", "Bedroom blinds", "Bedroom"),
@@ -132,9 +132,9 @@ async def test_spoken_commands_switch_discovered_devices_and_are_confirmed(home_
         assert d["office_reading_lamp"].state["state"] == "ON"
         assert ended.data["response"] == "Turned on 3 lights in the office."
 
-        ended = await ask(kitchen, recorder, speech("Set the desk lamp to 40 percent."))
+        ended = await ask(kitchen, recorder, speech("Set the desk light to 40 percent."))
         assert d["desk_lamp"].state["brightness"] == round(0.4 * 255)
-        assert ended.data["response"] == "Set the desk lamp to 40 percent."
+        assert ended.data["response"] == "Set the desk light to 40 percent."
 
         ended = await ask(kitchen, recorder, speech("Open the bedroom blinds."))
         assert d["bedroom_blinds"].state["position"] == 100

@@ -88,14 +88,6 @@ class HomeControl:
                     seen.setdefault(entity.entity_id, entity)
         return list(seen.values())
 
-    def vocabulary(self, limit: int = 60) -> tuple[str, ...]:
-        """Device, alias and room names, for speech recognition to expect (whisper's hotwords)."""
-        entities = self.entities()
-        # Names first, then rooms: whisper tiny.en dropped the first word of "turn on the lights" when
-        # the two were interleaved (Kettle, Kitchen, Kitchen light, ...), not in this order.
-        said = [w for e in entities for w in (e.name, *e.aliases)] + [e.area for e in entities if e.area]
-        return tuple(dict.fromkeys(said))[:limit]
-
     def _backend(self, entity: Entity) -> HomeBackend | None:
         return next((b for b in self.backends if b.source == entity.source), None)
 
