@@ -17,7 +17,7 @@ import statistics
 import time
 from collections import Counter
 
-from bench.intent_cases import CASES, HOME
+from bench.intent_cases import CASES, HELD_OUT, HOME
 from bench.regex_intents import IntentMatcher as RegexMatcher
 from bench.results import load_note, write_result
 from hub.home.targets import resolve, same_area
@@ -113,18 +113,11 @@ def score(results: list[tuple[str, str]]) -> Counter[str]:
     return counts
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--no-write", action="store_true", help="print only; leave docs/BENCHMARKS.md alone")
-    parser.add_argument("--show", action="store_true", help="print every phrasing that is not correct")
-    args = parser.parse_args()
-    load_before = os.getloadavg()
-    ours = IntentMatcher(lambda: HOME)
-    ours.match("warm up", "Kitchen")  # the slot lists are built on the first call
-    old = RegexMatcher()
+def evaluate(cases: list[tuple[str, str, str]], ours: IntentMatcher, old: RegexMatcher,
+             show: bool) -> tuple[dict[str, list[tuple[str, str]]], dict[str, list[float]]]:
     rows: dict[str, list[tuple[str, str]]] = {"hassil": [], "regex": []}
     times: dict[str, list[float]] = {"hassil": [], "regex": []}
-    for text, area, expected in CASES:
+    for text, area, expected in cases:
         started = time.perf_counter()
         intent = ours.match(text, area)
         times["hassil"].append(1000 * (time.perf_counter() - started))
@@ -133,28 +126,46 @@ def main() -> None:
         got = regex_canonical(old, text, area)
         times["regex"].append(1000 * (time.perf_counter() - started))
         rows["regex"].append((got, expected))
-        if args.show:
+        if show:
             for name in ("hassil", "regex"):
                 mine = rows[name][-1][0]
                 if mine not in [e.strip() for e in expected.split("|")]:
                     print(f"{name:6} {text!r:55} got {mine!r} want {expected!r}")
+    return rows, times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--no-write", action="store_true", help="print only; leave docs/BENCHMARKS.md alone")
+    parser.add_argument("--show", action="store_true", help="print every phrasing that is not correct")
+    args = parser.parse_args()
+    load_before = os.getloadavg()
+    ours = IntentMatcher(lambda: HOME)
+    ours.match("warm up", "Kitchen")  # the slot lists are built on the first call
+    old = RegexMatcher()
+    lines = ["| matcher | phrasings | correct action | wrong action | no action (to the LLM) | median match, ms | "
+             "p95, ms |", "|---|---|---|---|---|---|---|"]
+    for label_set, cases in (("all", CASES + HELD_OUT), ("held out", HELD_OUT)):
+        rows, times = evaluate(cases, ours, old, args.show and label_set == "all")
+        total = len(cases)
+        for name, label in (("hassil", "hassil + home-assistant-intents (ours)"), ("regex", "regex list (before)")):
+            counts = score(rows[name])
+            p95 = sorted(times[name])[int(0.95 * (total - 1))]
+            lines.append(f"| {label} | {label_set} ({total}) | {counts['correct']} | {counts['wrong']} | "
+                         f"{counts['none']} | {statistics.median(times[name]):.2f} | {p95:.2f} |")
     load_after = os.getloadavg()
-    total = len(CASES)
-    lines = ["| matcher | correct action | wrong action | no action (to the LLM) | median match, ms | p95, ms |",
-             "|---|---|---|---|---|---|"]
-    for name, label in (("hassil", "hassil + home-assistant-intents (ours)"), ("regex", "regex list (before)")):
-        counts = score(rows[name])
-        p95 = sorted(times[name])[int(0.95 * (total - 1))]
-        lines.append(f"| {label} | {counts['correct']}/{total} | {counts['wrong']} | {counts['none']} | "
-                     f"{statistics.median(times[name]):.2f} | {p95:.2f} |")
-    negatives = sum(1 for _, _, e in CASES if e == "none")
+    every = CASES + HELD_OUT
+    negatives = sum(1 for _, _, e in every if e == "none")
     body = "\n".join(lines) + (
-        f"\n\n{total} phrasings ({total - negatives} commands and questions over {len(HOME)} devices in 4 rooms "
-        f"on 2 floors, {negatives} questions for the language model), bench/intent_cases.py. Correct = same "
-        f"intent, value and devices as expected. The regex list never resolved devices; it is scored with a "
-        f"generous resolver (exact name, '<room> lights', 'lights' = the satellite's room). Match time is one "
-        f"call on one core, slot lists already built (they are rebuilt only when the home's entities change). "
-        f"{load_note(load_before, load_after)}.\n")
+        f"\n\n{len(every)} phrasings ({len(every) - negatives} commands and questions over {len(HOME)} devices in "
+        f"4 rooms on 2 floors, {negatives} questions for the language model), bench/intent_cases.py. Correct = "
+        f"same intent, value and devices as expected. Our own sentences (hub/intents.py) were extended once after "
+        f"a first run of the first {len(CASES)} (161 of them correct then: 'turn on all the lights', 'what's the "
+        f"status of my timers' and a question taken for a device were missing); the {len(HELD_OUT)} held-out "
+        f"phrasings were written after that and never tuned on. The regex list never resolved devices; it is "
+        f"scored with a generous resolver (exact name, '<room> lights', 'lights' = the satellite's room). Match "
+        f"time is one call on one core, slot lists already built (they are rebuilt only when the home's entities "
+        f"change). {load_note(load_before, load_after)}.\n")
     print(body)
     if not args.no_write:
         write_result("intents", body, "python -m bench.intents")
