@@ -228,3 +228,78 @@ async def test_timer_survives_a_hub_restart_and_rings_on_its_satellite(broker, h
     finally:
         await hub.close()
     await kitchen.close()
+
+
+@contextlib.asynccontextmanager
+async def hub_on_home_assistant(ha, models, satellites: list[SimSatellite], data_dir: Path) -> AsyncIterator[Hub]:
+    """A hub whose only way to the devices is Home Assistant's websocket API (no MQTT at all)."""
+    settings = HubSettings.model_validate({
+        "data_dir": str(data_dir), "satellites": [s.uri for s in satellites], "mqtt": {"enabled": False},
+        "wyoming": {"enabled": False}, "home": {"confirm_timeout_s": CONFIRM_TIMEOUT_S},
+        "home_assistant": {"url": ha.url, "token_file": str(ha.token_file)},
+    })
+    hub = Hub(settings, models)
+    await hub.start()
+    try:
+        for satellite in satellites:
+            await asyncio.wait_for(satellite.running.wait(), 10)
+        await wait_until(lambda: any(e.entity_id == "switch.coffee_maker" for e in hub.home.entities()), 20)
+        yield hub
+    finally:
+        await hub.close()
+
+
+@pytest.mark.peers
+async def test_spoken_commands_change_real_home_assistant_entities(home_assistant, hub_models, speech, tmp_path):
+    ha = home_assistant
+    for entity_id, service in (("switch.coffee_maker", "turn_off"), ("light.kitchen_ceiling", "turn_off"),
+                               ("light.kitchen_counter", "turn_off"), ("light.living_room_lamp", "turn_off"),
+                               ("light.bedroom_ceiling", "turn_off"), ("cover.bedroom_blind", "close_cover")):
+        await asyncio.to_thread(ha.call_service, entity_id.split(".")[0], service, entity_id=entity_id)
+    kitchen = SimSatellite("kitchen", area="Kitchen")
+    await kitchen.start()
+
+    async def state(entity_id: str) -> dict:
+        found = await asyncio.to_thread(ha.state, entity_id)
+        assert found is not None, entity_id
+        return found
+
+    async with hub_on_home_assistant(ha, hub_models, [kitchen], tmp_path / "hub") as hub:
+        recorder = EventRecorder(hub.bus)
+
+        ended = await ask(kitchen, recorder, speech("Turn on the coffee machine."))  # an alias set in HA
+        assert (await state("switch.coffee_maker"))["state"] == "on"
+        assert ended.data["response"] == "Turned on the coffee maker."
+        assert actions(recorder, ended.turn_id) == {"switch.coffee_maker": "confirmed"}
+
+        ended = await ask(kitchen, recorder, speech("Turn on the lights."))  # the satellite's room
+        assert (await state("light.kitchen_ceiling"))["state"] == "on"
+        assert (await state("light.kitchen_counter"))["state"] == "on"
+        assert (await state("light.living_room_lamp"))["state"] == "off"
+        assert ended.data["response"] == "Turned on the kitchen ceiling and the kitchen counter."
+
+        ended = await ask(kitchen, recorder, speech("Turn on the lights in the living room."))
+        assert (await state("light.living_room_lamp"))["state"] == "on"
+
+        # "Ceiling light" is an alias of the kitchen's and the bedroom's: the kitchen satellite means its own.
+        ended = await ask(kitchen, recorder, speech("Set the ceiling light to 50 percent."))
+        assert abs((await state("light.kitchen_ceiling"))["attributes"]["brightness"] - 128) <= 3
+        assert (await state("light.bedroom_ceiling"))["state"] == "off"
+        assert ended.data["response"] == "Set the kitchen ceiling to 50 percent."
+
+        ended = await ask(kitchen, recorder, speech("Open the bedroom blind."))
+        assert (await state("cover.bedroom_blind"))["state"] == "open"
+        assert ended.data["response"] == "Opened the bedroom blind."
+
+        ended = await ask(kitchen, recorder, speech("Set the heating to 21 degrees."))
+        assert (await state("climate.living_room_thermostat"))["attributes"]["temperature"] == 21
+        assert ended.data["response"] == "Set the living room thermostat to 21 degrees."
+
+        ended = await ask(kitchen, recorder, speech("Is the coffee machine on?"))
+        assert ended.data["response"] == "Yes, the coffee maker is on."
+
+        ended = await ask(kitchen, recorder, speech("Turn off all the lights."))
+        for light in ("light.kitchen_ceiling", "light.kitchen_counter", "light.living_room_lamp"):
+            assert (await state(light))["state"] == "off", light
+        assert all(result in ("confirmed", "already") for result in actions(recorder, ended.turn_id).values())
+    await kitchen.close()
