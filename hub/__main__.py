@@ -10,6 +10,7 @@ import sys
 from common.models import ModelLoadError, ModelMissingError
 from common.process import setup_logging, stop_on_signals
 from common.settings import exit_with, parse_settings
+from hub.app import StartupError
 from hub.settings import HubSettings
 from hub.store import StoreError
 
@@ -29,6 +30,8 @@ def main(argv: list[str] | None = None) -> int:
     except (ModelMissingError, ModelLoadError) as err:
         exit_with(f"hub: {err}", 1)
     except StoreError as err:
+        exit_with(f"hub: {err}", 1)
+    except StartupError as err:
         exit_with(f"hub: {err}", 1)
     except KeyboardInterrupt:
         return 0

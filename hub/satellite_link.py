@@ -79,8 +79,10 @@ class SatelliteLink:
         attempt = 0
         while True:
             try:
-                reader, writer = await asyncio.wait_for(
-                    asyncio.open_connection(self.host, self.port, limit=stream_limit()), 5.0)
+                # asyncio.timeout, not wait_for: on 3.11 wait_for swallows a cancel that lands as the
+                # connection fails, and the link then retried for ever (a replaced link never ended).
+                async with asyncio.timeout(5.0):
+                    reader, writer = await asyncio.open_connection(self.host, self.port, limit=stream_limit())
             except (OSError, TimeoutError) as err:
                 delay = BACKOFF_S[min(attempt, len(BACKOFF_S) - 1)]
                 if attempt == 0:
@@ -107,7 +109,8 @@ class SatelliteLink:
         info: Info | None = None
         while info is None:
             try:
-                event = await asyncio.wait_for(peer.read(), 10.0)
+                async with asyncio.timeout(10.0):
+                    event = await peer.read()
             except TimeoutError:
                 _LOGGER.warning("%s: no info within 10 s of describe", peer.label)
                 return False
