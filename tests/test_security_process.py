@@ -74,6 +74,22 @@ async def test_a_satellite_cannot_pose_as_another_nor_pile_up_links(broker, hub_
         refusals = [r.getMessage() for r in caplog.records if "names satellite 'bedroom'" in r.getMessage()]
         assert len(refusals) == 2, refusals
 
+        # A retained command (it would run again on every restart): refused with a result, cleared from the broker.
+        ha = await asyncio.to_thread(probe, broker.port, "homeassistant", broker.passwords["homeassistant"],
+                                     subscribe=["voice/v1/hub/result"])
+        retained = json.dumps({"command": "announce", "text": "Dinner is ready", "id": "ret-1"}).encode()
+        assert ha.publish("voice/v1/command/kitchen", retained, retain=True) in ACCEPTED
+        await until(lambda: ha.received("voice/v1/hub/result"), 10, "result for the retained command")
+        ha.close()
+        result = json.loads(ha.received("voice/v1/hub/result")[0])
+        assert (result["id"], result["status"], result["code"]) == ("ret-1", "error", "retained"), result
+        await asyncio.sleep(0.5)
+        later = await asyncio.to_thread(probe, broker.port, "monitor", broker.passwords["monitor"],
+                                        subscribe=["voice/v1/command/kitchen"])
+        await asyncio.sleep(1.0)
+        later.close()
+        assert [p for p in later.received("voice/v1/command/kitchen") if p] == [], "still retained on the broker"
+
         # 300 announces with changing addresses leave one link, not 300 reconnect loops.
         assert await hub.link.flush(30)
         tasks_before = len(asyncio.all_tasks())
