@@ -95,8 +95,9 @@ class MqttDevices:
             self.skipped_configs += 1
             self._log_once(topic, "skipped a discovery config: %s", err)
             return
-        for discovery_id in covered:
-            self._components.pop(discovery_id, None)
+        for discovery_id in covered:  # a device config covers its components: an empty one removes them all
+            for known in [k for k in self._components if k == discovery_id or k.startswith(discovery_id + "/")]:
+                del self._components[known]
         for component in components:
             self._components[component.discovery_id] = component
             for state_topic in component.topics:
@@ -311,8 +312,8 @@ def _light_commands(c: disc.Component, service: str, data: Any) -> list[tuple[st
     order = c.get("on_command_type", "last")
     if not messages or not on:
         return [power]
-    if order == "brightness":
-        return messages
+    if order == "brightness" and brightness is not None:
+        return messages  # the brightness command switches it on
     return [power, *messages] if order == "first" else [*messages, power]
 
 
