@@ -20,6 +20,7 @@ import pytest
 from common.broker import Role
 from hub.app import Hub
 from hub.events import ConversationEvent, EventKind, EventRecorder
+from hub.replay import load, replay
 from hub.settings import HubSettings
 from protocol.payloads import TurnReport
 from tests.broker import DEFAULT_DEVICES, MosquittoBroker
@@ -189,7 +190,17 @@ async def test_silent_device_unknown_device_and_a_question_back(home_broker, hub
         assert d["office_reading_lamp"].state["state"] == "ON"
         assert d["bedroom_reading_lamp"].state["state"] == "OFF"
         assert ended.data["response"] == "Turned on the reading lamp."
+        assert hub.recorder is not None
+        session = hub.recorder.path
     await kitchen.close()
+
+    # The recorder kept every action, and the session still replays to the same transitions.
+    recording = load(session)
+    recorded = [(e["data"]["entity"], e["data"]["result"]) for e in recording.entries
+                if e["type"] == "event" and e["kind"] == EventKind.DEVICE_ACTION.value]
+    assert recorded == [("light.porch_light", "no_response"), ("light.office_reading_lamp", "confirmed")]
+    result = replay(recording)
+    assert result.matches, result.first_difference()
 
 
 async def test_timer_survives_a_hub_restart_and_rings_on_its_satellite(broker, hub_models, speech, tmp_path):
