@@ -30,7 +30,7 @@ from hub.arbitration import Arbiter, WakeClaim
 from hub.events import ConversationEvent, EventKind
 from hub.session import SatelliteSession
 from hub.turn import Turn
-from protocol.audio import MIC_FORMAT
+from protocol.audio import MIC_FORMAT, AudioFormatError, check_audio
 from protocol.framing import stream_limit
 from protocol.payloads import InterruptReason
 from protocol.wyoming_events import InterruptEvent
@@ -196,16 +196,12 @@ class SatelliteLink:
             turn = self._audio_turn
             if turn is None:
                 return  # e.g. an always-streaming satellite between turns
-            chunk = AudioChunk.from_event(event)
-            if (chunk.rate, chunk.width, chunk.channels) != (MIC_FORMAT.rate, MIC_FORMAT.width, MIC_FORMAT.channels):
-                await self._bad_audio(session, chunk.rate, chunk.width, chunk.channels)
+            if not await self._audio_ok(session, event):
                 return
-            if not turn.add_audio(chunk.audio):
+            if not turn.add_audio(event.payload or b""):
                 self._audio_turn = None
         elif AudioStart.is_type(kind):
-            start = AudioStart.from_event(event)
-            if (start.rate, start.width, start.channels) != (MIC_FORMAT.rate, MIC_FORMAT.width, MIC_FORMAT.channels):
-                await self._bad_audio(session, start.rate, start.width, start.channels)
+            await self._audio_ok(session, event)
         elif AudioStop.is_type(kind):
             if self._audio_turn is not None:
                 self._audio_turn.audio_stopped()
@@ -250,9 +246,18 @@ class SatelliteLink:
             await session.send(InterruptEvent(reason=InterruptReason.HUB, turn_id=None).event())
             await session.send(Transcript(text="").event())  # how a stock satellite learns to stop streaming
 
-    async def _bad_audio(self, session: SatelliteSession, rate: int, width: int, channels: int) -> None:
-        message = (f"audio must be {MIC_FORMAT.rate} Hz, {8 * MIC_FORMAT.width}-bit, {MIC_FORMAT.channels} channel; "
-                   f"got {rate} Hz, {8 * width}-bit, {channels} channels")
+    async def _audio_ok(self, session: SatelliteSession, event: Event) -> bool:
+        """The microphone stream is exactly MIC_FORMAT, in whole samples (protocol.audio's one check)."""
+        data = event.data or {}
+        try:
+            check_audio(data.get("rate"), data.get("width"), data.get("channels"), len(event.payload or b""),
+                        expected=MIC_FORMAT)
+        except AudioFormatError as err:
+            await self._bad_audio(session, str(err))
+            return False
+        return True
+
+    async def _bad_audio(self, session: SatelliteSession, message: str) -> None:
         _LOGGER.warning("%s: %s", session.id, message)
         await session.send_error(message, "bad_audio_format")
         if self._audio_turn is not None:

@@ -204,3 +204,39 @@ async def test_hub_service_bounds_connections_and_closes_idle_ones(hub_models, m
         await again.send(Describe().event())
         await next_event(again, "info")
         await again.close()
+
+
+async def test_hub_refuses_bad_microphone_audio_from_a_satellite(hub_models, tmp_path):
+    """A satellite (or whatever answers at its address) streaming a bad format gets an error, not a traceback."""
+    from wyoming.info import Attribution, Info, Satellite
+
+    from hub.app import Hub
+    from hub.settings import HubSettings
+
+    errors: asyncio.Queue[Event] = asyncio.Queue()
+
+    async def fake_satellite(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        peer = WyomingPeer(reader, writer, "hub")
+        while (event := await peer.read()) is not None:
+            if event.type == "describe":
+                attribution = Attribution(name="probe", url="")
+                await peer.send(Info(satellite=Satellite(name="kitchen", attribution=attribution, installed=True,
+                                                         description="probe", version="1")).event())
+            elif event.type == "run-satellite":
+                await peer.send(Event(type="run-pipeline", data={"start_stage": "asr", "end_stage": "tts"}))
+                for fmt in BAD_FORMATS.values():
+                    await peer.send(chunk(*fmt))
+            elif event.type == "error":
+                await errors.put(event)
+
+    server = await asyncio.start_server(fake_satellite, "127.0.0.1", 0)
+    uri = f"tcp://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+    hub = Hub(HubSettings.model_validate({"data_dir": str(tmp_path / "hub"), "satellites": [uri],
+                                          "mqtt": {"enabled": False}, "wyoming": {"enabled": False}}), hub_models)
+    await hub.start()
+    try:
+        first = await asyncio.wait_for(errors.get(), 10)
+        assert first.data["code"] == "bad_audio_format", first.data
+    finally:
+        await hub.close()
+        server.close()
