@@ -520,7 +520,8 @@ class Hub:
     async def _publish_metrics(self, every_s: float = 10.0) -> None:
         while True:
             await asyncio.sleep(every_s)
-            self.link.publish(self.topics.hub(HubTopic.METRICS), self.metrics())
+            # QoS 0: the next one comes soon, and a QoS 1 delivery costs the broker a store write.
+            self.link.publish(self.topics.hub(HubTopic.METRICS), self.metrics(), qos=0)
 
 
 def _private_dir(path: Any) -> None:
