@@ -50,8 +50,12 @@ from hub.turn import DEFAULT_SYSTEM_PROMPT
 
 QUESTIONS = Path(__file__).with_name("answers_questions.toml")
 SYSTEMS = ("fast", "fewshot", "server", "ha")
-REFUSAL = re.compile(r"\b(?:can't|cannot|can not|couldn't|could not|don't know|do not know|not sure|unable|"
-                     r"no internet|offline|don't have|do not have|no access|sorry|not able)\b", re.I)
+REFUSAL = re.compile(r"\b(?:can't|cannot|can not|couldn't|could not|don't know|do not know|unable|not aware of|"
+                     r"no internet|offline|don't have|do not have|no access|not able)\b", re.I)
+"""Saying it can't: such an answer is a refusal even when it echoes the question's words ("not aware of
+any device called 144 divided by 12")."""
+HEDGE = re.compile(r"\b(?:sorry|not sure|i think|maybe)\b", re.I)
+"""Hedging: a refusal only if nothing correct follows ("I'm not sure, but it's on March 3rd" is correct)."""
 
 
 @dataclass(frozen=True)
@@ -129,11 +133,12 @@ def _has(answer: str, phrase: str) -> bool:
 def judge(question: Question, text: str) -> str:
     """correct, wrong or refusal."""
     answer = speakable(text).lower().replace("’", "'")
-    refused = bool(REFUSAL.search(answer))
     if not answer.strip():
         return "wrong"
+    if REFUSAL.search(answer):
+        return "refusal"
     if question.expect == "refusal":
-        return "refusal" if refused else "wrong"
+        return "refusal" if HEDGE.search(answer) and not re.search(r"\d", answer) else "wrong"
     if any(_has(answer, phrase) for phrase in question.must_not):
         return "wrong"
     if question.spelled:
@@ -142,7 +147,7 @@ def judge(question: Question, text: str) -> str:
             return "correct"
     elif all(any(_has(answer, alternative) for alternative in group) for group in question.must):
         return "correct"
-    return "refusal" if refused else "wrong"
+    return "refusal" if HEDGE.search(answer) else "wrong"
 
 
 class BenchHome:
@@ -169,16 +174,20 @@ async def ask_model(llm: LanguageModel, question: Question, home: BenchHome, now
     first: float | None = None
     answer = SpokenAnswer(llm.stream(request), max_sentences=request.sentence_budget)
 
-    async def sentences() -> Any:
+    async def sentences() -> Any:  # as Turn._sentences does it
         nonlocal first
         chunker = SentenceChunker(first_clause_words=4)
-        async for piece in answer.tokens():
-            if first is None:
-                first = (time.perf_counter() - started) * 1000
-            for sentence in chunker.feed(piece):
+        tokens = answer.tokens()
+        try:
+            async for piece in tokens:
+                if first is None:
+                    first = (time.perf_counter() - started) * 1000
+                for sentence in chunker.feed(piece):
+                    yield sentence
+            for sentence in chunker.flush():
                 yield sentence
-        for sentence in chunker.flush():
-            yield sentence
+        finally:
+            await tokens.aclose()
 
     spoken = [s async for s in answer.sentences(sentences())]
     text = " ".join(spoken)
@@ -279,11 +288,13 @@ def report(runs: dict[str, list[Answer]], questions: list[Question], notes: list
     return "\n".join(lines)
 
 
-async def run(systems: list[str], max_tokens: int, limit: int | None) -> tuple[str, dict[str, list[Answer]]]:
+async def run(systems: list[str], max_tokens: int, limit: int | None,
+              split: str | None = None) -> tuple[str, dict[str, list[Answer]]]:
     from common.models import gemma_gguf_path
 
     now = datetime.now()
     spec, questions = load(now)
+    questions = [q for q in questions if split in (None, q.split)]
     questions = questions[:limit] if limit else questions
     home = BenchHome(spec)
     runs: dict[str, list[Answer]] = {}
@@ -326,6 +337,8 @@ def main() -> None:
     parser.add_argument("--systems", default=",".join(SYSTEMS), help="comma-separated: " + ", ".join(SYSTEMS))
     parser.add_argument("--max-tokens", type=int, default=48, help="answer token cap for the models")
     parser.add_argument("--limit", type=int, default=None, help="ask only the first N questions")
+    parser.add_argument("--split", choices=("dev", "holdout"), default=None,
+                        help="only one part (work on prompts with dev; a published run asks both)")
     parser.add_argument("--answers-json", type=Path, default=Path("var/bench/answers.json"),
                         help="where every answer is written, for reading them")
     parser.add_argument("--no-write", action="store_true", help="print only; leave docs/BENCHMARKS.md alone")
@@ -335,7 +348,7 @@ def main() -> None:
     if unknown:
         parser.error(f"unknown system(s): {', '.join(sorted(unknown))}")
     before = os.getloadavg()
-    body, runs = asyncio.run(run(systems, args.max_tokens, args.limit))
+    body, runs = asyncio.run(run(systems, args.max_tokens, args.limit, args.split))
     body += "\n\n" + load_note(before, os.getloadavg())
     args.answers_json.parent.mkdir(parents=True, exist_ok=True)
     args.answers_json.write_text(json.dumps({system: [
@@ -343,7 +356,9 @@ def main() -> None:
          "verdict": a.verdict, "first_ms": a.first_ms} for a in answers] for system, answers in runs.items()},
         indent=1, ensure_ascii=False))
     print(body)
-    if not args.no_write:
+    if not args.no_write and (args.split or args.limit):
+        print("(not written to docs/BENCHMARKS.md: a published run asks every question)")
+    elif not args.no_write:
         command = f"python -m bench.answers --systems {','.join(systems)} --max-tokens {args.max_tokens}"
         write_result("answers", body, command=command)
 

@@ -26,6 +26,7 @@ class SpokenAnswer:
     def __init__(self, tokens: AsyncIterator[str], *, max_sentences: int = 0) -> None:
         self._tokens = tokens
         self._max_sentences = max_sentences
+        self._closing = False
         self.error: LlmError | None = None
 
     async def tokens(self) -> AsyncIterator[str]:
@@ -39,9 +40,7 @@ class SpokenAnswer:
             _LOGGER.warning("language model failed: %s", err)
             yield ("\n\n" if written else "") + err.spoken + "\n"  # the chunker ends a line at "\n" + space
         finally:
-            closer = getattr(self._tokens, "aclose", None)
-            if closer is not None:
-                await closer()
+            await self._close_model()
 
     async def sentences(self, sentences: AsyncIterator[str]) -> AsyncIterator[str]:
         complete = 0
@@ -60,10 +59,20 @@ class SpokenAnswer:
                 if text[-1] in ".!?":  # a first clause cut at a comma is not a whole sentence
                     complete += 1
         finally:
-            for stream in (sentences, self._tokens):  # the model's own stream too: generation stops now
-                closer = getattr(stream, "aclose", None)
-                if closer is not None:
-                    await closer()
+            closer = getattr(sentences, "aclose", None)
+            if closer is not None:
+                await closer()
+            await self._close_model()  # also when the consumer left tokens() unclosed: generation stops now
+
+    async def _close_model(self) -> None:
+        # Once: a tokens() generator dropped unclosed is closed later by the event loop, possibly while
+        # sentences() is still closing the model's stream (a second aclose() would find it running).
+        if self._closing:
+            return
+        self._closing = True
+        closer = getattr(self._tokens, "aclose", None)
+        if closer is not None:
+            await closer()
 
     def raise_if_failed(self) -> None:
         if self.error is not None:
