@@ -194,6 +194,7 @@ def test_weather_without_a_weather_entity_says_so():
     "What is the capital of Italy?", "Who wrote Hamlet?", "Tell me a joke.", "What causes rain?",
     "How hot is the sun?", "Turn on the kitchen light.", "When was the Battle of Hastings?",
     "What's my name?", "Who won the World Cup in 2010?", "",
+    "Set the heating to 20 degrees in Celsius.", "Turn the oven to 180 degrees in fahrenheit",
 ])
 def test_everything_else_goes_to_the_model(question):
     assert ask(question) is None

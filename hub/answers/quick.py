@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -12,6 +13,11 @@ from hub.answers.offline import NO_WEATHER, answer_offline, asks_weather
 from hub.answers.spelling import answer_spelling
 from hub.answers.units import answer_units
 from hub.answers.words import normalise
+
+_COMMAND = re.compile(r"^(?:please |can you |could you )?(?:set|turn|switch|make|put|change|raise|lower|increase|"
+                      r"decrease|dim|brighten|open|close|start|stop|cancel|play|pause)\b")
+"""A command the intent matcher did not take ("set the heating to 20 degrees in Celsius") is never answered
+as a conversion or a sum: the model, or its "I can't", is the better reply."""
 
 
 @dataclass(frozen=True)
@@ -24,7 +30,7 @@ class QuickAnswer:
 def quick_answer(text: str, now: datetime, home: HomeContext | None = None) -> QuickAnswer | None:
     """The answer to ``text`` at time ``now`` if it needs no language model, else None."""
     said = normalise(text)
-    if not said:
+    if not said or _COMMAND.match(said):
         return None
     for kind, answer in (("spelling", answer_spelling), ("units", answer_units), ("maths", answer_maths)):
         reply = answer(said)
