@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +33,8 @@ class DiscoveryDevice:
     commands: list[tuple[str, bytes]] = field(default_factory=list)
     confirms: bool = True
     changed: asyncio.Event = field(default_factory=asyncio.Event)
+    changed_t: float | None = None
+    """When the last command was applied (and its state published), time.monotonic()."""
 
     def discovery(self) -> tuple[str, dict[str, Any]]:
         raise NotImplementedError
@@ -201,6 +204,7 @@ class DeviceBridge:
         async def handle(topic: str, payload: bytes) -> None:
             device.commands.append((topic, payload))
             replies = device.on_command(topic, payload)
+            device.changed_t = time.monotonic()
             if device.confirms:
                 for state_topic, state in replies:
                     self.link.publish_bytes(state_topic, state, retain=True)
