@@ -122,3 +122,44 @@ async def test_wrong_password_is_refused(broker: MosquittoBroker, user: str) -> 
     with pytest.raises(aiomqtt.MqttError):
         async with aiomqtt.Client("127.0.0.1", broker.port, username=user, password="wrong", timeout=5):
             pass
+
+
+async def test_a_graceful_stop_publishes_offline_before_disconnecting(broker: MosquittoBroker) -> None:
+    """SIGTERM / systemctl stop cancel the link's task: unlike a crash, that fires no last will."""
+    availability = broker_topics(broker).satellite("kitchen", SatelliteTopic.AVAILABILITY)
+    seen: list[payloads.Availability] = []
+    online, offline = asyncio.Event(), asyncio.Event()
+
+    async def on_availability(topic: str, message: payloads.Availability) -> None:
+        seen.append(message)
+        (online if message is payloads.Availability.ONLINE else offline).set()
+
+    watcher = MqttLink(broker.settings("monitor"), "monitor")
+    watcher.subscribe(availability, on_availability)
+    async with running(watcher):
+        async with MqttLink(broker.settings("kitchen"), "kitchen", availability_topic=availability).running():
+            await asyncio.wait_for(online.wait(), 10)
+        await asyncio.wait_for(offline.wait(), 5)
+    assert seen[-1] is payloads.Availability.OFFLINE
+
+
+async def test_only_the_newest_queued_value_of_a_retained_topic_is_sent(broker: MosquittoBroker) -> None:
+    topic = broker_topics(broker).satellite("kitchen", SatelliteTopic.STATE)
+    volumes: list[int] = []
+
+    async def on_state(topic: str, message: payloads.SatelliteState) -> None:
+        volumes.append(message.volume)
+
+    watcher = MqttLink(broker.settings("monitor"), "monitor")
+    watcher.subscribe(topic, on_state)
+    sat = MqttLink(broker.settings("kitchen"), "kitchen")
+    async with running(watcher), running(sat):
+        for volume in range(101):  # a burst of state changes, all queued before the link can send one
+            sat.publish(topic, payloads.SatelliteState(satellite="kitchen", phase=payloads.SatellitePhase.IDLE,
+                                                       muted=False, volume=volume), retain=True)
+        assert await sat.flush(10)
+        for _ in range(100):
+            if volumes and volumes[-1] == 100:
+                break
+            await asyncio.sleep(0.05)
+    assert volumes == [100]  # one store write at the broker instead of 101
