@@ -240,3 +240,16 @@ async def test_hub_refuses_bad_microphone_audio_from_a_satellite(hub_models, tmp
     finally:
         await hub.close()
         server.close()
+
+
+def test_allow_lists_and_satellites_can_be_given_on_the_command_line():
+    """Only TOML could set them: the list flags crashed with AttributeError ('object' has no 'append')."""
+    from common.settings import parse_settings
+    from hub.settings import HubSettings
+
+    settings = parse_settings(SatelliteSettings, ["--wyoming-allow", "192.0.2.7", "--wyoming-allow", "any"],
+                              "satellite", "")
+    assert settings.wyoming.allow == ["192.0.2.7", "any"]
+    hub = parse_settings(HubSettings, ["--satellites", "tcp://192.0.2.8:10700", "--wyoming-allow", "192.0.2.9"],
+                         "hub", "")
+    assert [s.uri for s in hub.satellites] == ["tcp://192.0.2.8:10700"] and hub.wyoming.allow == ["192.0.2.9"]
