@@ -143,6 +143,14 @@ async def test_entities_appear_with_names_areas_states_and_ha_services_reach_the
             await state(peer, last, said, 30)  # what was played, all of it
             transcript = await entity(peer, "hearth_kitchen_transcript")
             assert peer.state(transcript)["state"] in ("unknown", "")  # announcements are not conversations
+            # The wake word as a select, and "start conversation" as a button.
+            await asyncio.to_thread(peer.call_service, "select", "select_option", entity_id=wake_word, option="alexa")
+            await wait_until(lambda: app.core.wake.wake_word == "alexa", 30)
+            await state(peer, wake_word, "alexa")
+            start = await entity(peer, "hearth_kitchen_start_conversation")
+            await asyncio.to_thread(peer.call_service, "button", "press", entity_id=start)
+            await wait_until(lambda: app.core.phase is SatellitePhase.STREAMING, 10)
+            await state(peer, phase, "listening")
     finally:
         await hub.close()
         await app.close()
@@ -254,8 +262,7 @@ async def test_home_assistant_runs_assist_through_our_satellite_with_our_hub_stt
     app = await asyncio.to_thread(SatelliteApp, SatelliteSettings.model_validate(satellite_values(broker, tmp_path)))
     await app.start()
     hub = Hub(HubSettings.model_validate(hub_values(broker, tmp_path, peer,
-                                                   satellites={"kitchen": {"driver": "home_assistant"}})),
-              hub_models)
+                                                   satellites=[f"tcp://127.0.0.1:{app.server.port}"])), hub_models)
     await hub.start()
     phases: list[SatellitePhase] = []
     on_phase = app.core.on_phase
@@ -268,7 +275,17 @@ async def test_home_assistant_runs_assist_through_our_satellite_with_our_hub_stt
     entries: list[str] = []
     try:
         async with mqtt_in(peer, broker):
-            await entity(peer, "hearth_kitchen_mute")  # its MQTT side is in HA too
+            # The hub drives it; the user hands it to Home Assistant with the "Driven by" select.
+            await wait_until(lambda: "kitchen" in hub.sessions and hub.sessions["kitchen"].connected, 20)
+            driver = await entity(peer, "hearth_kitchen_driver")
+            await state(peer, driver, "hub")
+            await asyncio.to_thread(peer.call_service, "select", "select_option", entity_id=driver,
+                                    option="home_assistant")
+            await state(peer, driver, "home_assistant")
+            await wait_until(lambda: not hub.sessions["kitchen"].connected, 10)
+            await state(peer, await entity(peer, "hearth_kitchen_state"), "unavailable")  # the hub does not drive it
+            await state(peer, await entity(peer, "hearth_kitchen_mute"), "off")  # its own MQTT side stays
+            app.core.hub_ready.clear()
             service = await asyncio.to_thread(peer.add_integration, "wyoming",
                                               {"host": "127.0.0.1", "port": hub.wyoming.port})
             entries.append(service)
@@ -286,7 +303,6 @@ async def test_home_assistant_runs_assist_through_our_satellite_with_our_hub_stt
             entries.append(await asyncio.to_thread(peer.add_integration, "wyoming",
                                                    {"host": "127.0.0.1", "port": app.server.port}))
             await asyncio.wait_for(app.core.hub_ready.wait(), 30)  # HA sent run-satellite
-            assert "kitchen" not in hub.sessions  # the hub never dialled it
             app.backend.feed(speech("Hey Jarvis.") + bytes(8000) + speech("What time is it?") + bytes(64000))
             try:
                 await wait_until(lambda: SatellitePhase.PLAYING in phases and phases[-1] is SatellitePhase.IDLE, 90)
@@ -299,7 +315,7 @@ async def test_home_assistant_runs_assist_through_our_satellite_with_our_hub_stt
             events = {e["type"]: e.get("data") or {} for e in run["events"]}
             assert "time" in events["stt-end"]["stt_output"]["text"].lower(), events
             assert "tts-end" in events and "error" not in events, events
-            assert "kitchen" not in hub.sessions and hub.link.connected.is_set()
+            assert not hub.sessions["kitchen"].connected and hub.link.connected.is_set()  # hub on MQTT, hands off
             print("Assist through our satellite:", events["stt-end"]["stt_output"]["text"], "->",
                   events["intent-end"]["intent_output"]["response"]["speech"]["plain"]["speech"])
     finally:
@@ -308,3 +324,52 @@ async def test_home_assistant_runs_assist_through_our_satellite_with_our_hub_stt
                 await asyncio.to_thread(peer.remove_integration, entry)
         await hub.close()
         await app.close()
+
+
+STOCK = REPO / ".venv-peers" / "satellite" / "bin" / "python"
+
+
+@pytest.mark.skipif(not STOCK.exists(), reason="scripts/install.sh installs wyoming-satellite into .venv-peers")
+async def test_stock_wyoming_satellite_gets_only_entities_it_honours_all_available(
+        broker, hub_models, home_assistant, tmp_path):
+    peer = home_assistant
+    port = free_port()
+    played = tmp_path / "played.raw"
+    log = (tmp_path / "wyoming-satellite.log").open("wb")
+    process = await asyncio.create_subprocess_exec(
+        str(STOCK), "-m", "wyoming_satellite", "--name", "stock", "--area", "Hall", "--uri", f"tcp://127.0.0.1:{port}",
+        "--mic-command", "sh -c 'sleep 3600'", "--snd-command", f"sh -c 'cat >> {played}'", stdout=log, stderr=log)
+    hub = Hub(HubSettings.model_validate(hub_values(broker, tmp_path, peer,
+                                                   satellites=[f"tcp://127.0.0.1:{port}"])), hub_models)
+    await hub.start()
+    try:
+        async with mqtt_in(peer, broker):
+            phase = await entity(peer, "hearth_stock_state", 30)
+            await state(peer, phase, "idle", 30)
+            ours, devices = await registry(peer)
+            stock = {u: e for u, e in ours.items() if u.startswith("hearth_stock_")}
+            assert {u.removeprefix("hearth_stock_") for u in stock} == {
+                "state", "transcript", "response", "latency", "announcement", "announce", "driver", "stop"}
+            device = devices[stock["hearth_stock_state"]["device_id"]]
+            assert device["name"] == "stock" and device["model"] == "Wyoming satellite (no MQTT)"
+            for entry in stock.values():  # none of them unavailable for ever
+                current = await asyncio.to_thread(peer.state, entry["entity_id"])
+                assert current is not None and current["state"] != "unavailable", entry["entity_id"]
+            announce = stock["hearth_stock_announce"]["entity_id"]
+            said = "The post has arrived."
+            if announce.startswith("notify."):
+                await asyncio.to_thread(peer.call_service, "notify", "send_message", entity_id=announce, message=said)
+            else:
+                await asyncio.to_thread(peer.call_service, "text", "set_value", entity_id=announce, value=said)
+            await state(peer, stock["hearth_stock_announcement"]["entity_id"], said, 30)
+            assert played.exists() and played.stat().st_size > 16000, "the stock satellite played it"
+            # Its availability is the hub's link to it: gone with the process, within 2 s.
+            process.kill()
+            await process.wait()
+            assert await unavailable_within(peer, [phase, stock["hearth_stock_stop"]["entity_id"]], 2.0) < 2.0
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+        log.close()
+        await hub.close()
