@@ -11,6 +11,7 @@ from common.mqtt import MqttSettings
 from hub.home.control import HomeControlSettings
 from hub.home.mqtt_devices import MqttDevicesSettings
 from hub.home.settings import HomeAssistantSettings as HomeAssistantLinkSettings
+from hub.remote.settings import HubsSettings, LlmPoolSettings, SttPoolSettings, TtsPoolSettings
 from hub.turn import DEFAULT_SYSTEM_PROMPT
 from protocol.discovery import parse_ha_version
 from protocol.payloads import SatelliteDriver
@@ -69,6 +70,16 @@ class ConversationSettings(_Section):
     speculative_stt_ms: int = Field(default=250, ge=0, le=5000,
                                     description="Start transcribing after this much silence, before the end of "
                                                 "speech is decided (0: off), ms")
+    command_silence_ms: int = Field(default=350, ge=0, le=5000,
+                                    description="End of speech after this much silence when the speculative "
+                                                "transcript is already a complete command (an intent with all its "
+                                                "slots, e.g. 'turn on the kitchen lights'); speech resuming "
+                                                "before it discards the guess (0: off; never longer than "
+                                                "silence_ms), ms")
+    speculative_answer: bool = Field(default=True,
+                                     description="Start the language model on the speculative transcript (prompt "
+                                                 "and first tokens, no audio); kept if the final words are the "
+                                                 "same, cancelled otherwise")
     first_clause_words: int = Field(default=4, ge=0, le=50,
                                     description="Speak the answer's first clause (up to a comma) on its own once it "
                                                 "has this many words, so audio starts sooner (0: whole sentences)")
@@ -166,6 +177,10 @@ class HubSettings(_Section):
     mqtt: MqttSettings = Field(default_factory=MqttSettings)
     wyoming: WyomingServiceSettings = Field(default_factory=WyomingServiceSettings)
     models: ModelSettings = Field(default_factory=ModelSettings)
+    stt: SttPoolSettings = Field(default_factory=SttPoolSettings)
+    tts: TtsPoolSettings = Field(default_factory=TtsPoolSettings)
+    llm: LlmPoolSettings = Field(default_factory=LlmPoolSettings)
+    hubs: HubsSettings = Field(default_factory=HubsSettings)
     conversation: ConversationSettings = Field(default_factory=ConversationSettings)
     metrics_port: int = Field(default=0, ge=0, le=65535, description="Prometheus /metrics port (0: off)")
     metrics_host: str = Field(default="127.0.0.1", description="Address for the /metrics endpoint")

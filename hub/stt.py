@@ -20,7 +20,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Protocol
 
 import numpy as np
 
@@ -62,6 +62,21 @@ class Transcription:
     """Text length / its zlib-compressed length; above about 2.4 the decoder was looping."""
     dropped_text: str = ""
     """Text whisper decoded but its no-speech rule threw away (kept for reports)."""
+
+
+class Recognizer(Protocol):
+    """What turns need from speech recognition: :class:`SpeechToText` here, or a pool of Wyoming
+    servers elsewhere (:class:`hub.remote.wyoming_stt.RemoteSpeechToText`)."""
+
+    vocabulary: tuple[str, ...]
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def queue_depth(self) -> int: ...
+
+    async def transcribe(self, pcm: bytes, satellite: str, *, vocabulary: Sequence[str] = ()) -> Transcription: ...
 
 
 @dataclass

@@ -1,0 +1,106 @@
+"""Text-to-speech on a pool of Wyoming TTS servers (wyoming-piper, another hub, anything that speaks it).
+
+Each sentence is one Wyoming connection to the least-busy healthy server (``synthesize`` ->
+``audio-start``, chunks, ``audio-stop``). A server that fails before its first chunk is taken out
+and the sentence goes to the next one (or to the local voice, ``local_fallback``). Once audio has
+reached the satellite a failure ends the sentence: starting it again would repeat what was heard.
+
+Chunks leave in :attr:`RemoteTextToSpeech.audio_format` (the local voice's, else 22.05 kHz 16-bit
+mono) whatever rate the server uses, so a turn announces its format before the first chunk exists.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Sequence
+
+from wyoming.audio import AudioChunk, AudioStart, AudioStop
+from wyoming.client import AsyncTcpClient
+from wyoming.error import Error
+from wyoming.tts import Synthesize
+
+from common.pcm import resample_pcm
+from hub.remote.pool import ServerPool, parse_tcp
+from hub.remote.wyoming_stt import describe
+from hub.tts import Synthesizer
+from protocol.audio import TTS_FORMAT, PcmFormat
+
+_LOGGER = logging.getLogger(__name__)
+
+
+class TtsUnreachable(RuntimeError):
+    code = "tts_unreachable"
+
+
+def tts_pool(uris: Sequence[str], **kwargs: float) -> ServerPool[tuple[str, int]]:
+    return ServerPool("tts", [(u, parse_tcp(u)) for u in uris], lambda a: describe(a, "tts"), **kwargs)
+
+
+class RemoteTextToSpeech:
+    def __init__(self, pool: ServerPool[tuple[str, int]], *, local: Synthesizer | None = None,
+                 request_timeout_s: float = 10.0) -> None:
+        self.pool = pool
+        self.local = local
+        self.audio_format: PcmFormat = local.audio_format if local is not None else TTS_FORMAT
+        self._timeout_s = request_timeout_s
+        self.retried = 0
+        self.fell_back = 0
+
+    @property
+    def name(self) -> str:
+        return self.pool.model_name() or "wyoming"
+
+    async def synthesize(self, text: str, *, deterministic: bool = False) -> AsyncIterator[bytes]:
+        """Chunks of ``text`` spoken, in :attr:`audio_format`; closing the iterator closes the connection."""
+        tried: set[str] = set()
+        while (server := self.pool.pick(tried)) is not None:
+            tried.add(server.uri)
+            sent = False
+            try:
+                with self.pool.using(server):
+                    async for chunk in self._ask(server.address, text):
+                        sent = True
+                        yield chunk
+                self.pool.succeeded(server)
+                if len(tried) > 1:
+                    self.retried += 1
+                return
+            except (OSError, EOFError, TimeoutError, asyncio.IncompleteReadError) as err:
+                self.pool.failed(server, err if str(err) else type(err).__name__)
+                if sent:
+                    raise RuntimeError(f"speech synthesis failed: {server.uri} stopped mid-sentence ({err})") from err
+        if self.local is None:
+            raise TtsUnreachable(f"speech synthesis failed: no server reachable: {self.pool.describe()}")
+        self.fell_back += 1
+        _LOGGER.warning("no speech synthesis server usable (%s): speaking with the local voice", self.pool.describe())
+        audio = self.local.synthesize(text, deterministic=deterministic)
+        try:
+            async for chunk in audio:
+                yield chunk
+        finally:
+            await audio.aclose()  # type: ignore[attr-defined]
+
+    async def _ask(self, address: tuple[str, int], text: str) -> AsyncIterator[bytes]:
+        host, port = address
+        out = self.audio_format
+        async with AsyncTcpClient(host, port) as client:
+            await client.write_event(Synthesize(text=text).event())
+            rate = out.rate
+            while True:
+                event = await asyncio.wait_for(client.read_event(), self._timeout_s)
+                if event is None:
+                    raise ConnectionError("the server closed the connection before audio-stop")
+                if AudioStart.is_type(event.type):
+                    start = AudioStart.from_event(event)
+                    if start.width != out.width or start.channels != out.channels:
+                        raise ConnectionError(f"the server speaks {start.width * 8}-bit {start.channels}-channel audio")
+                    rate = start.rate
+                elif AudioChunk.is_type(event.type):
+                    chunk = AudioChunk.from_event(event)
+                    yield resample_pcm(chunk.audio, chunk.rate or rate, out.rate)
+                elif AudioStop.is_type(event.type):
+                    return
+                elif Error.is_type(event.type):
+                    error = Error.from_event(event)
+                    raise ConnectionError(f"the server refused: {error.text} ({error.code})")
