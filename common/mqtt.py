@@ -327,11 +327,21 @@ class MqttLink:
                     # Handlers publish their answers without waiting: hold the next message until
                     # the broker has taken enough of the outbox that no answer is dropped.
                     self.stats.backpressure_waits += 1
-                    await self._has_room.wait()
+                    await self._wait_for_room(sender)
                 await self._dispatch(str(message.topic), bytes(message.payload or b""), bool(message.retain))
         finally:
             sender.cancel()
             await asyncio.gather(sender, return_exceptions=True)
+
+    async def _wait_for_room(self, sender: asyncio.Task[None]) -> None:
+        room = asyncio.create_task(self._has_room.wait())
+        try:
+            await asyncio.wait({room, sender}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            room.cancel()
+        if not self._has_room.is_set() and sender.done():
+            sender.result()  # the connection went (MqttError): reconnect
+            raise aiomqtt.MqttError("MQTT sender stopped")
 
     async def _send_outbox(self, client: aiomqtt.Client) -> None:
         try:
