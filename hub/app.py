@@ -334,7 +334,8 @@ class Hub:
                 command="take_over", sender=f"hub-{self.settings.hub_id}"))
 
         link = SatelliteLink(uri, self._session_for, self.arbiter, expected_id=expected_id,
-                             take_over=take_over_from_driver if take_over and expected_id else None)
+                             take_over=take_over_from_driver if take_over and expected_id else None,
+                             on_refused=lambda text: self._link_refused(expected_id, uri, text))
         self._links[uri] = link
         self._link_tasks[uri] = self._spawn(link.run(), f"satellite-{uri}")
 
@@ -417,9 +418,26 @@ class Hub:
             _LOGGER.info("satellite %s is driven by Home Assistant: the hub closes its link to %s", satellite, uri)
             await self._drop_link(uri)
 
+    def _link_refused(self, satellite: str | None, uri: str, text: str) -> None:
+        """A satellite the hub should drive refuses it: another client (Home Assistant?) holds it."""
+        satellite = satellite or next((s for s, u in self.registry.uris.items() if u == uri), None)
+        who = satellite or uri
+        problem = (f"satellite {who} refuses the hub ({text}): hand it to Home Assistant (its 'Driven by' "
+                   "select) or take it over (driver command with take_over)")
+        if self.link_problems.get(who) != problem:
+            self.link_problems[who] = problem
+            self.set_problem(f"satellite {who}", problem)
+            if satellite is not None:
+                self.ha.publish_link(satellite)
+
+    def clear_link_problem(self, satellite: str) -> None:
+        if self.link_problems.pop(satellite, None) is not None:
+            self.set_problem(f"satellite {satellite}", None)
+
     def _on_link_event(self, event: ConversationEvent) -> None:
         if event.kind is EventKind.SATELLITE_CONNECTED:
-            self.link_problems.pop(event.satellite, None)
+            self.clear_link_problem(event.satellite)
+            self.clear_link_problem(str(event.data.get("uri")))
             self.registry.uris.setdefault(event.satellite, str(event.data.get("uri")))
             if self.registry.driver(event.satellite) is not SatelliteDriver.HUB:
                 self.run_transient(self.release_satellite(event.satellite), f"release-{event.satellite}")

@@ -215,6 +215,11 @@ class HubBridge:
         if not isinstance(command, AnnounceCommand | TimerStartCommand | TimerCancelCommand):
             return  # satellite-owned: the satellite answers it
         sessions = self.hub.targets(target)
+        if not sessions and target != ALL_SATELLITES and self.hub.registry.driver(target) is SatelliteDriver.HOME_ASSISTANT:
+            self._result(command, target, ResultStatus.ERROR, "driven_by_home_assistant",
+                         f"{target} is driven by Home Assistant, not the hub: use Home Assistant's own "
+                         f"announcements and timers for it, or set its driver to hub")
+            return
         if not sessions:
             self._result(command, target, ResultStatus.ERROR, "unknown_satellite",
                          f"no connected satellite {target!r}")

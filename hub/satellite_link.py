@@ -54,7 +54,8 @@ class SatelliteLink:
 
     def __init__(self, uri: str, session_for: Callable[[str, Info | None], SatelliteSession],
                  arbiter: Arbiter, *, on_connected: Callable[[SatelliteSession], Awaitable[None]] | None = None,
-                 expected_id: str | None = None, take_over: Callable[[], None] | None = None) -> None:
+                 expected_id: str | None = None, take_over: Callable[[], None] | None = None,
+                 on_refused: Callable[[str], None] = lambda text: None) -> None:
         self.uri = uri
         self.host, self.port = parse_uri(uri)
         self._session_for = session_for
@@ -74,6 +75,7 @@ class SatelliteLink:
         self._take_over = take_over
         """A deliberate take-over (``driver`` command): asks the satellite, once, to drop its current driver."""
         self._quick_retry_until = 0.0
+        self._on_refused = on_refused
 
     async def run(self) -> None:
         attempt = 0
@@ -126,6 +128,8 @@ class SatelliteLink:
                     take_over()
                     self.refusal = None  # being dealt with: only a refusal after the take-over counts
                     self._quick_retry_until = asyncio.get_running_loop().time() + 10.0
+                else:
+                    self._on_refused(self.refusal)
                 return False
         claimed = info.satellite.name if info.satellite else None
         if self._expected_id and claimed != self._expected_id:

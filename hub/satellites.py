@@ -108,7 +108,7 @@ async def switch_driver(hub: Hub, satellite: str, driver: SatelliteDriver, *, ta
     if driver is SatelliteDriver.HOME_ASSISTANT:
         registry.choose(satellite, driver)
         await hub.release_satellite(satellite)
-        hub.link_problems.pop(satellite, None)
+        hub.clear_link_problem(satellite)
         hub.ha.publish_satellite(satellite)
         where = f" at {uri}" if uri else ""
         return SwitchOutcome(True, None, f"the hub no longer connects to {satellite}; add it{where} to Home "
@@ -132,8 +132,6 @@ async def switch_driver(hub: Hub, satellite: str, driver: SatelliteDriver, *, ta
             hub.ha.publish_satellite(satellite)
             return SwitchOutcome(True, None, f"the hub drives {satellite}" + (" (taken over)" if take_over else ""))
         if link.refusal is not None:
-            hub.link_problems[satellite] = f"{satellite} refused the hub: {link.refusal}"
-            hub.ha.publish_link(satellite)
             return SwitchOutcome(False, "satellite_busy",
                                  f"{satellite} refused the hub: {link.refusal}. Remove it from Home Assistant's "
                                  "Wyoming integration, or send the command again with take_over")

@@ -37,7 +37,7 @@ from protocol.commands import (
     VolumeCommand,
     WakeWordCommand,
 )
-from protocol.payloads import CommandResult, ResultStatus, SatelliteAnnounce, SatelliteLink, TurnReport
+from protocol.payloads import CommandResult, HubState, ResultStatus, SatelliteAnnounce, SatelliteLink, TurnReport
 from protocol.topics import HA_STATUS_TOPIC, ConversationTopic, HubTopic, Topics
 from satellite.app import SatelliteApp
 from satellite.settings import SatelliteSettings
@@ -357,6 +357,11 @@ async def test_satellite_handed_to_home_assistant_keeps_entities_and_is_never_di
             mute = MuteCommand(command="mute", muted=True)
             ha.link.publish(TOPICS.command("kitchen"), mute)
             await wait_until(lambda: sat.core.muted, 10)
+            # What only the hub could do says who to ask instead.
+            speak = AnnounceCommand(command="announce", text="Hello")
+            ha.link.publish(TOPICS.command("kitchen"), speak)
+            await wait_until(lambda: ha.final(speak.id) is not None, 10)
+            assert ha.final(speak.id).code == "driven_by_home_assistant"
             # Home Assistant drives it over Wyoming; the hub would now be refused, with the reason.
             home = WyomingClient(sat.server.port)
             await home.connect()
@@ -368,6 +373,11 @@ async def test_satellite_handed_to_home_assistant_keeps_entities_and_is_never_di
             assert refused.status is ResultStatus.ERROR and refused.code == "satellite_busy", refused
             assert "already_driven" in refused.message or "driven by" in refused.message
             assert not home.closed.is_set()  # Home Assistant kept it
+            # The hub keeps trying, and says why it cannot drive it: on the link and in hub/state.
+            await wait_until(lambda: ha.links("kitchen") and ha.links("kitchen")[-1].problem, 10)
+            assert "refuses the hub" in ha.links("kitchen")[-1].problem
+            await wait_until(lambda: any(isinstance(m, HubState) and any("refuses the hub" in p for p in m.problems)
+                                         for m in ha.messages), 10)
             # A deliberate take-over: the satellite drops Home Assistant and the hub drives it.
             take = DriverCommand(command="driver", driver="hub", take_over=True)
             ha.link.publish(TOPICS.command("kitchen"), take)
@@ -375,6 +385,8 @@ async def test_satellite_handed_to_home_assistant_keeps_entities_and_is_never_di
             assert ha.final(take.id).status is ResultStatus.DONE, ha.final(take.id)
             await asyncio.wait_for(home.closed.wait(), 5)
             assert hub.sessions["kitchen"].connected
+            await wait_until(lambda: not ha.links("kitchen")[-1].problem and not [
+                m for m in ha.messages if isinstance(m, HubState)][-1].problems, 10)
             again = WyomingClient(sat.server.port)
             await again.connect()
             await wait_until(lambda: again.errors(), 5)
