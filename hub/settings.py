@@ -34,9 +34,9 @@ class ModelSettings(_Section):
     stt_threads: int = Field(default=2, ge=1, le=64, description="CPU threads for speech recognition")
     stt_queue: int = Field(default=32, ge=1, description="Utterances waiting for recognition before refusing")
     stt_vocabulary: list[str] = Field(
-        default_factory=lambda: ["Jarvis"],
-        description="Words of this home given to whisper (wake word, device and area names); "
-                    "the home-control code adds its entity names")
+        default_factory=list,
+        description="Names in this home for whisper (rooms, devices: 'kitchen, desk lamp'); each turn adds its "
+                    "wake phrase last")
     stt_prompt: Literal["hotwords", "prompt", "off"] = Field(
         default="hotwords", description="How the vocabulary reaches whisper: hotwords, initial prompt, or not at all")
     stt_temperature_fallback: bool = Field(

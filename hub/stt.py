@@ -114,7 +114,7 @@ class SpeechToText:
     async def transcribe(self, pcm: bytes, satellite: str, *, vocabulary: Sequence[str] = ()) -> Transcription:
         """Transcribe 16 kHz 16-bit mono PCM; fair across satellites.
 
-        ``vocabulary``: words for this utterance on top of :attr:`vocabulary` (e.g. the wake word that opened it).
+        ``vocabulary``: words for this utterance on top of :attr:`vocabulary` (e.g. the wake phrase that opened it).
         """
         if len(pcm) % MIC_FORMAT.width:
             raise SttInputError(f"audio length {len(pcm)} is not whole 16-bit samples")
@@ -124,7 +124,9 @@ class SpeechToText:
             raise SttBusyError(f"speech recognition backlog full ({self._max_pending} utterances)")
         future: asyncio.Future[Transcription] = asyncio.get_running_loop().create_future()
         queue = self._queues.setdefault(satellite, collections.deque())
-        words = tuple(dict.fromkeys(w.strip() for w in (*vocabulary, *self.vocabulary) if w.strip()))
+        # The utterance's own words (the wake phrase) go last: whisper heeds the end of its prompt most.
+        words = tuple(reversed(dict.fromkeys(w.strip() for w in reversed((*self.vocabulary, *vocabulary))
+                                             if w.strip())))
         queue.append(_Request(pcm, future, words))
         if satellite not in self._turns:
             self._turns.append(satellite)

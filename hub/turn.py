@@ -342,9 +342,9 @@ class Turn:
         return response
 
     def _wake_vocabulary(self) -> tuple[str, ...]:
-        """The wake word's name for whisper ("Jarvis"): the transcript then spells its leftover the same way."""
-        words = wake_phrase(str(self._wake.get("wake_word") or "")).split()
-        return (" ".join(words[1:] if words[:1] in (["hey"], ["ok"], ["okay"]) else words).title(),) if words else ()
+        """The wake phrase for whisper ("Hey Jarvis"): heard again at the start, it is then spelled so it can be cut."""
+        phrase = wake_phrase(str(self._wake.get("wake_word") or ""))
+        return (phrase.title(),) if phrase else ()
 
     def _hear(self, text: str, result: Transcription | None) -> dict[str, Any]:
         """Clean and judge what was heard (``hub.transcript``); returns the TRANSCRIPT event's extra fields."""

@@ -79,7 +79,7 @@ def test_the_wake_word_as_vocabulary_lets_the_leftover_be_removed(hub_models, sp
     saved = stt.vocabulary
     stt.vocabulary = ()
     try:
-        heard = {name: transcribe(stt, pcm, vocabulary=("Jarvis",))
+        heard = {name: transcribe(stt, pcm, vocabulary=("Hey Jarvis",))
                  for name, pcm in voices(speech, f"Hey Jarvis, {command}.").items()}
     finally:
         stt.vocabulary = saved
@@ -90,7 +90,7 @@ def test_the_wake_word_as_vocabulary_lets_the_leftover_be_removed(hub_models, sp
 
 def test_whisper_base_is_selectable_and_loads(tmp_path, speech) -> None:
     folder = models.whisper_model_dir("base", tmp_path)
-    stt = SpeechToText(folder, threads=2, vocabulary=("Jarvis",))
+    stt = SpeechToText(folder, threads=2, vocabulary=("Hey Jarvis",))
     heard = transcribe(stt, silence(0.2) + speech("Hey Jarvis, what time is it?") + silence(0.3))
     assert clean(heard.text, "hey_jarvis").text.lower().rstrip("?") == "what time is it"
     assert heard.avg_logprob > -0.5
