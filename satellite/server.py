@@ -42,20 +42,13 @@ class WyomingServer:
         if "any" in allow:
             return None
         if allow:
-            return frozenset(_normal(a) for a in allow)
+            return frozenset(await _resolve(allow))
         mqtt = self.core.settings.mqtt
         if not mqtt.enabled:
             _LOGGER.warning("Wyoming port open to every address: no [wyoming] allow and no MQTT broker to take "
                             "the hub's address from")
             return None
-        addresses = {"127.0.0.1", "::1"}
-        try:
-            infos = await asyncio.get_running_loop().getaddrinfo(mqtt.host, None, type=socket.SOCK_STREAM)
-            addresses |= {_normal(str(info[4][0])) for info in infos}
-        except OSError as err:
-            _LOGGER.warning("cannot resolve the MQTT host %r for the Wyoming allow list (%s): only this machine "
-                            "may connect until it resolves; set [wyoming] allow", mqtt.host, err)
-        return frozenset(addresses)
+        return frozenset({"127.0.0.1", "::1"} | await _resolve([mqtt.host]))
 
     async def start(self) -> None:
         self.allowed = await self._allow_list()
@@ -97,6 +90,20 @@ class WyomingServer:
         finally:
             await peer.close()
             self._connections.discard(task)
+
+
+async def _resolve(names: list[str]) -> set[str]:
+    """Addresses for host names (and addresses as they are); a name that does not resolve is logged and skipped."""
+    addresses: set[str] = set()
+    loop = asyncio.get_running_loop()
+    for name in names:
+        try:
+            infos = await loop.getaddrinfo(name, None, type=socket.SOCK_STREAM)
+        except OSError as err:
+            _LOGGER.warning("Wyoming allow list: cannot resolve %r (%s); it cannot connect until a restart", name, err)
+            continue
+        addresses |= {_normal(str(info[4][0])) for info in infos}
+    return addresses
 
 
 def _normal(address: str) -> str:

@@ -142,6 +142,9 @@ async def test_satellite_port_defaults_to_this_machine_and_the_brokers_host():
         await owner.close()
     async with satellite(wyoming={"host": "127.0.0.1", "port": 0, "allow": ["any"]}, mqtt=mqtt) as app:
         assert app.server.allowed is None
+    # Host names (what Ansible writes: the hub's inventory name) are resolved.
+    async with satellite(wyoming={"host": "127.0.0.1", "port": 0, "allow": ["localhost", "192.0.2.7"]}) as app:
+        assert app.server.allowed is not None and {"127.0.0.1", "192.0.2.7"} <= app.server.allowed
 
 
 @contextlib.asynccontextmanager
