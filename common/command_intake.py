@@ -26,7 +26,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from common.mqtt import Delivery, LogLimiter
+from common.log_limit import LogLimiter
+from common.mqtt import Delivery
 from protocol import codec
 from protocol.topics import Topics
 

@@ -18,7 +18,7 @@
   while a device was away are delivered when it returns. The broker binds the session to the
   login (``use_username_as_clientid`` in mosquitto.conf), whatever ``client_id`` says.
 - Incoming payloads are decoded by ``protocol.codec``; a bad payload is counted and logged
-  (at most :data:`LOG_BURST` lines per subscription per minute, then one summary line), and
+  (at most 5 lines per subscription per minute, then a count: :mod:`common.log_limit`), and
   the handler never sees it.
 """
 
@@ -29,7 +29,6 @@ import collections
 import contextlib
 import logging
 import ssl
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +41,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 from pydantic import BaseModel, ConfigDict, Field
 
+from common.log_limit import LogLimiter
 from protocol import codec
 from protocol.payloads import Availability
 from protocol.topics import DEFAULT_ROOT, Topics
@@ -53,9 +53,6 @@ RawHandler = Callable[[str, bytes], Awaitable[None]]
 
 SEND_WINDOW = 32
 """QoS 1 publishes handed to the broker before the first of them is acknowledged."""
-LOG_BURST = 5
-"""Warnings of one kind logged per :data:`LOG_WINDOW_S`; the rest are counted into one summary line."""
-LOG_WINDOW_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -70,33 +67,6 @@ class Delivery:
 
 DeliveryHandler = Callable[[Delivery], Awaitable[None]]
 
-
-class LogLimiter:
-    """Bounded logging for what a peer can repeat at will: ``burst`` lines per key and window, then a count."""
-
-    def __init__(self, logger: logging.Logger, burst: int = LOG_BURST, window_s: float = LOG_WINDOW_S) -> None:
-        self._logger = logger
-        self._burst = burst
-        self._window_s = window_s
-        self._windows: dict[str, tuple[float, int, int]] = {}
-        """key -> (window start, lines logged, lines suppressed); keys are few (subscriptions, error codes)."""
-
-    def warning(self, key: str, message: str, *args: object) -> None:
-        now = time.monotonic()
-        start, logged, suppressed = self._windows.get(key, (now, 0, 0))
-        if now - start >= self._window_s:
-            if suppressed:
-                self._logger.warning("%d more like the above (%s) in the last %.0f s, not logged",
-                                     suppressed, key, now - start)
-            start, logged, suppressed = now, 0, 0
-        if logged < self._burst:
-            self._logger.warning(message, *args)
-            logged += 1
-        else:
-            suppressed += 1
-        if len(self._windows) > 256 and key not in self._windows:
-            self._windows.clear()  # keys come from our own code; this only bounds a misuse
-        self._windows[key] = (start, logged, suppressed)
 
 
 class MqttSettings(BaseModel):

@@ -25,6 +25,7 @@ from wyoming.satellite import RunSatellite
 from wyoming.snd import Played
 from wyoming.wake import Detection
 
+from common.log_limit import LogLimiter
 from common.wyoming_peer import WyomingPeer
 from hub.arbitration import Arbiter, WakeClaim
 from hub.events import ConversationEvent, EventKind
@@ -70,6 +71,7 @@ class SatelliteLink:
         self._pong_seen = False
         self._last_pong = 0.0
         self._mismatch_logged = False
+        self._log = LogLimiter(_LOGGER)
         self.refusal: str | None = None
         """What the satellite said when it last refused us (another client drives it); None once attached."""
         self._take_over = take_over
@@ -262,7 +264,7 @@ class SatelliteLink:
         return True
 
     async def _bad_audio(self, session: SatelliteSession, message: str) -> None:
-        _LOGGER.warning("%s: %s", session.id, message)
+        self._log.warning("bad audio", "%s: %s", session.id, message)
         await session.send_error(message, "bad_audio_format")
         if self._audio_turn is not None:
             self._audio_turn.audio_stopped()

@@ -24,6 +24,7 @@ from wyoming.info import AsrModel, AsrProgram, Attribution, Describe, Info, TtsP
 from wyoming.ping import Ping, Pong
 from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, SynthesizeStop, SynthesizeStopped
 
+from common.log_limit import LogLimiter
 from common.wyoming_peer import WyomingPeer
 from hub import __version__
 from hub.chunker import SentenceChunker
@@ -65,6 +66,7 @@ class WyomingService:
         self._clients: set[asyncio.Task[None]] = set()
         self.refused = 0
         self.bad_audio = 0
+        self._log = LogLimiter(_LOGGER)
 
     def info(self) -> Info:
         stt, tts = self.models.stt, self.models.tts
@@ -104,12 +106,13 @@ class WyomingService:
         try:
             if self.settings.allow and peer_host not in self.settings.allow:
                 self.refused += 1
-                _LOGGER.warning("refused Wyoming connection from %s: not in the allow list", peer_host)
+                self._log.warning("not allowed", "refused Wyoming connection from %s: not in the allow list", peer_host)
                 await peer.send(Error(text="not allowed", code="not_allowed").event())
                 return
             if len(self._clients) > MAX_CLIENTS:
                 self.refused += 1
-                _LOGGER.warning("refused Wyoming connection from %s: %d connections already", peer_host, MAX_CLIENTS)
+                self._log.warning("busy", "refused Wyoming connection from %s: %d connections already", peer_host,
+                                  MAX_CLIENTS)
                 await peer.send(Error(text=f"at most {MAX_CLIENTS} connections", code="busy").event())
                 return
             await self._serve(peer)
@@ -222,7 +225,7 @@ class WyomingService:
 
     async def _refuse_audio(self, peer: WyomingPeer, err: AudioFormatError) -> None:
         self.bad_audio += 1
-        _LOGGER.warning("%s: %s", peer.label, err)
+        self._log.warning("bad audio", "%s: %s", peer.label, err)
         await peer.send(Error(text=str(err), code=err.code).event())
 
     async def _synthesize(self, peer: WyomingPeer, text: str) -> None:

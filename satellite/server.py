@@ -14,6 +14,7 @@ import socket
 
 from wyoming.error import Error
 
+from common.log_limit import LogLimiter
 from common.wyoming_peer import WyomingPeer
 from protocol.framing import stream_limit
 from satellite.core import SatelliteCore
@@ -32,6 +33,7 @@ class WyomingServer:
         self.core = core
         self.port = settings.port
         self.refused = 0
+        self._log = LogLimiter(_LOGGER)
         self.allowed: frozenset[str] | None = None
         """Addresses that may connect; None: everyone."""
         self._server: asyncio.Server | None = None
@@ -78,7 +80,7 @@ class WyomingServer:
         try:
             if self.allowed is not None and host not in self.allowed:
                 self.refused += 1
-                _LOGGER.warning("refused Wyoming connection from %s: not in the allow list", host)
+                self._log.warning("not allowed", "refused Wyoming connection from %s: not in the allow list", host)
                 await peer.send(Error(text="not allowed", code="not_allowed").event())
                 return
             await self.core.serve_hub(peer)

@@ -89,7 +89,7 @@ async def test_satellite_refuses_bad_answer_audio_at_once_and_keeps_serving():
         await hub.close()
 
 
-async def test_satellite_serves_one_driver_and_refuses_a_second(monkeypatch):
+async def test_satellite_serves_one_driver_and_refuses_a_second(monkeypatch, caplog):
     from satellite import core as satellite_core
 
     async with satellite() as app:
@@ -104,6 +104,7 @@ async def test_satellite_serves_one_driver_and_refuses_a_second(monkeypatch):
             assert await second.read() is None  # and the connection is closed
             await second.close()
         assert app.core.refused_drivers == 20
+        assert sum("refused" in r.getMessage() for r in caplog.records) <= 5  # bounded: 5 a minute, then a count
         await first.send(Ping().event())
         await next_event(first, "pong")  # the owner was not disturbed
         # A driver that died without closing (silent for longer than the idle limit) is replaced.
