@@ -31,6 +31,7 @@ from wyoming.snd import Played
 from wyoming.timer import TimerFinished
 from wyoming.vad import VoiceStopped
 
+from common.log_limit import LogLimiter
 from common.wyoming_peer import WyomingPeer
 from protocol.audio import MIC_FORMAT, AudioFormatError, check_audio
 from protocol.payloads import InterruptReason, SatellitePhase
@@ -100,6 +101,7 @@ class SatelliteCore:
         self._peer: WyomingPeer | None = None
         self._peer_heard = 0.0
         self.refused_drivers = 0
+        self._log = LogLimiter(_LOGGER)
         self._eos: EndOfSpeech | None = None
         self._discarding = False
         self._speech_over_answer_ms = 0.0
@@ -275,7 +277,8 @@ class SatelliteCore:
             silent_s = time.monotonic() - self._peer_heard
             if not (self.settings.wyoming.takeover or old.closed or silent_s > DRIVER_IDLE_S):
                 self.refused_drivers += 1
-                _LOGGER.warning("refused %s: driven by %s (heard %.0f s ago)", peer.label, old.label, silent_s)
+                self._log.warning("second driver", "refused %s: driven by %s (heard %.0f s ago)", peer.label,
+                                  old.label, silent_s)
                 with contextlib.suppress(ConnectionError):
                     await peer.send(Error(text=f"{self.name} is driven by {old.label}", code="already_driven").event())
                 return
@@ -326,7 +329,7 @@ class SatelliteCore:
                     if fmt.channels != 1:
                         raise AudioFormatError("answer audio must be mono")
                 except AudioFormatError as err:
-                    _LOGGER.warning("refused answer audio: %s", err)
+                    self._log.warning("bad audio", "refused answer audio: %s", err)
                     await self._send(Error(text=str(err), code=err.code).event())
                     return
                 self.player.add(audio, fmt.rate)
