@@ -62,6 +62,8 @@ class Transcription:
     """Text length / its zlib-compressed length; above about 2.4 the decoder was looping."""
     dropped_text: str = ""
     """Text whisper decoded but its no-speech rule threw away (kept for reports)."""
+    temperature: float = 0.0
+    """Highest sampling temperature a kept decoding needed (above 0 only with ``temperature_fallback``)."""
 
 
 class Recognizer(Protocol):
@@ -179,7 +181,7 @@ class SpeechToText:
         kept: list[str] = []
         dropped: list[str] = []
         tokens = 0
-        logprob_sum = no_speech = ratio = 0.0
+        logprob_sum = no_speech = ratio = temperature = 0.0
         for segment in segments:
             silent = segment.no_speech_prob > NO_SPEECH_PROB and segment.avg_logprob < LOG_PROB_FLOOR
             (dropped if silent else kept).append(segment.text.strip())
@@ -188,8 +190,9 @@ class SpeechToText:
             logprob_sum += segment.avg_logprob * count
             no_speech = max(no_speech, segment.no_speech_prob)
             ratio = max(ratio, segment.compression_ratio)
+            temperature = max(temperature, segment.temperature or 0.0)
         return Transcription(
             " ".join(kept).strip(), MIC_FORMAT.duration_ms(len(pcm)), 1000 * (time.perf_counter() - started),
             avg_logprob=logprob_sum / tokens if tokens else 0.0, no_speech_prob=no_speech, compression_ratio=ratio,
-            dropped_text=" ".join(dropped).strip(),
+            dropped_text=" ".join(dropped).strip(), temperature=temperature,
         )
