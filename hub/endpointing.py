@@ -56,6 +56,9 @@ class StreamingSilero:
 class EndpointSettings:
     silence_ms: int = 700
     """Silence after speech that ends the utterance."""
+    command_silence_ms: int = 0
+    """Silence that ends it when the speculative transcript is already a complete fast-path command
+    ("turn on the kitchen lights"); 0: off. Never longer than ``silence_ms`` in effect."""
     no_speech_ms: int = 5000
     """Give up when nobody speaks this long after the turn opened."""
     max_ms: int = 15000

@@ -19,6 +19,16 @@ FIELDS = {
     "audio_dropped_total": "Audio chunks dropped for slow satellites",
 }
 
+SPECULATION_FIELDS = {
+    "early_commits": "Turns whose listening ended on the short window for a complete command",
+    "early_discarded": "Speculative transcripts dropped because the person spoke again",
+    "commands_continued": "Complete commands the speaker continued within the short window (not cut off)",
+    "llm_hits": "Speculative language-model answers adopted (final words the same)",
+    "llm_misses": "Speculative language-model answers cancelled",
+    "llm_wasted_ms": "Wall time cancelled speculative answers kept the language model busy, ms",
+    "llm_wasted_pieces": "Text pieces cancelled speculative answers produced",
+}
+
 
 class _HubCollector(Collector):
     def __init__(self, hub: Hub) -> None:
@@ -30,6 +40,11 @@ class _HubCollector(Collector):
             gauge = Gauge(f"hearth_hub_{name}", help_text, registry=None)
             gauge.set(float(getattr(values, name)))
             yield from gauge.collect()
+        speculation = self._hub.services.speculation
+        for name, help_text in SPECULATION_FIELDS.items():
+            counter = Gauge(f"hearth_hub_speculation_{name}", help_text, registry=None)
+            counter.set(float(getattr(speculation, name)))
+            yield from counter.collect()
         home_assistant = getattr(self._hub, "home_assistant", None)
         if home_assistant is not None:
             up = Gauge("hearth_home_assistant_up", "1 while the hub's websocket link to Home Assistant is up",

@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -33,6 +33,7 @@ from hub.intents import IntentMatcher
 from hub.llm.base import LanguageModel, LlmRequest
 from hub.llm.spoken_answer import SpokenAnswer
 from hub.skills import Skills
+from hub.speculation import SpeculationStats, SpeculativeAnswer
 from hub.stt import SpeechToText, SttError, Transcription
 from hub.transcript import Cleaned, Confidence, Doubt, DoubtSettings, ask_again, clean, doubt, wake_phrase
 from hub.tts import TextToSpeech
@@ -53,6 +54,8 @@ class SatelliteGone(ConnectionError):
 
 AUDIO_STOPPED = object()
 """Put on a turn's audio queue when the satellite sends ``audio-stop`` (it ended speech itself)."""
+GUESS_READY = object()
+"""Put on a turn's audio queue when a speculative transcript has been judged (an early commit may be due)."""
 
 DEFAULT_SYSTEM_PROMPT = (
     "You are Hearth, a friendly voice assistant in a family home. Your answers are spoken aloud: "
@@ -99,6 +102,10 @@ class TurnServices:
     answers: QuickAnswers = field(default_factory=QuickAnswers)
     """Answers needing no model (dates, maths, units, spelling, weather, what needs the internet), and the
     device states a question is about for the prompt; home control sets ``answers.home``."""
+    speculation: SpeculationStats = field(default_factory=SpeculationStats)
+    """Early commits and speculative answers: hits, misses and the model time wasted."""
+    speculative_llm: bool = True
+    """Start the language model on the speculative transcript (prefill and first tokens, no audio)."""
 
 
 class Turn:
@@ -126,6 +133,7 @@ class Turn:
         self._audio_seconds = 0.0
         self.played = asyncio.Event()
         self.listening_done = False
+        self._speculative: SpeculativeAnswer | None = None
 
     # -- input from the satellite link ------------------------------------------------------
     def add_audio(self, pcm: bytes) -> bool:
@@ -198,11 +206,17 @@ class Turn:
                       handler=self.handler, error_code=error_code, audio_dropped=self.audio_dropped)
             if self.transcript and self.doubt is None and outcome in (TurnOutcome.DONE, TurnOutcome.INTERRUPTED):
                 self.session.remember(self.heard.text if self.heard else self.transcript, response)
+            if self._speculative is not None:
+                await self._drop_speculative()  # a turn that did not reach the LLM leaves no model work behind
 
     async def _listen(self) -> str | None:
         endpointer = Endpointer(self._endpoint)
+        stats = self.services.speculation
         early = EarlyTranscript(self.services.stt, self.session.id, self.services.settings.early_stt_ms,
-                                vocabulary=self._wake_vocabulary())
+                                vocabulary=self._wake_vocabulary(), judge=self._judge,
+                                on_judged=self._guess_judged)
+        # A complete command may end listening sooner; never later than the full window.
+        command_ms = min(self._endpoint.command_silence_ms, self._endpoint.silence_ms)
         try:
             pcm = bytearray()
             by = "hub"
@@ -216,6 +230,11 @@ class Turn:
                 except TimeoutError:
                     by = "timeout"
                     break
+                if item is GUESS_READY:
+                    if command_ms and early.commit_due(endpointer, command_ms):
+                        by = "command"
+                        break
+                    continue
                 if item is AUDIO_STOPPED:
                     by = "satellite"
                     break
@@ -231,13 +250,24 @@ class Turn:
                     voice_started = True
                     self.emit(EventKind.SPEECH_STARTED)
                     await self.session.send(VoiceStarted().event())
-                early.update(endpointer, pcm)
+                dropped = early.update(endpointer, pcm)
+                if dropped is not None:
+                    stats.early_discarded += 1  # the person spoke again: the guess, and work started on it, go
+                    stats.commands_continued += dropped == "command"
+                    if self._speculative is not None:
+                        await self._drop_speculative()
+                if command_ms and early.commit_due(endpointer, command_ms):
+                    by = "command"
+                    break
             self.listening_done = True
             decided = monotonic()
+            if by == "command":
+                stats.early_commits += 1
             speech_end_t = endpointer.speech_end_t if endpointer.speech_end_t is not None else decided
             self.emit(EventKind.SPEECH_ENDED, by=by, speech_end_t=speech_end_t,
                       speech_ms=endpointer.speech_end_audio_ms or 0.0, audio_ms=MIC_FORMAT.duration_ms(len(pcm)),
-                      pause_ms=endpointer.longest_pause_ms, silence_ms=self._endpoint.silence_ms)
+                      pause_ms=endpointer.longest_pause_ms, silence_ms=self._endpoint.silence_ms,
+                      command_silence_ms=command_ms)
             self.services.on_turn_audio(self.session.id, self.turn_id, bytes(pcm))
             await self.session.send(VoiceStopped().event())
             if not endpointer.heard_speech and by != "satellite":
@@ -250,6 +280,58 @@ class Turn:
             return result.text
         finally:
             early.cancel()  # an interrupted turn leaves no speculative work behind
+
+    def _guess_judged(self) -> None:
+        with contextlib.suppress(asyncio.QueueFull):  # a full queue still holds audio that re-checks the commit
+            self.audio.put_nowait(GUESS_READY)
+
+    async def _judge(self, result: Transcription) -> str:
+        """What the speculative transcript would lead to: "command" (a complete fast-path intent, which may
+        end listening early), "llm" (its answer is started now, no audio) or "other"."""
+        services = self.services
+        heard = clean(result.text, str(self._wake.get("wake_word") or "") or None)
+        if not heard.text.strip() or doubt(heard, Confidence(result.avg_logprob, result.no_speech_prob),
+                                           services.settings.doubt) is not None:
+            return "other"  # asked again or ignored: nothing to hurry
+        intent = await asyncio.to_thread(services.matcher.match, heard.text, self.session.area)
+        if intent is not None:
+            # An unknown device is answered "I don't know X": the person may still be saying its name.
+            return "other" if intent.slots.get("unknown") else "command"
+        if not services.speculative_llm or services.answers(heard.text, self.session.area, services.clock()):
+            return "other"
+        if self._speculative is not None:
+            await self._drop_speculative()
+        request = self._llm_request(heard.text)
+        self._speculative = SpeculativeAnswer(services.llm.stream(request), services.llm.prompt_text(request),
+                                              services.speculation, name=f"speculative-llm-{self.session.id}")
+        return "llm"
+
+    async def _drop_speculative(self) -> None:
+        speculative, self._speculative = self._speculative, None
+        if speculative is not None:
+            await speculative.cancel()
+
+    def _llm_request(self, text: str) -> LlmRequest:
+        services = self.services
+        return LlmRequest(
+            user_text=text, room=self.session.area, now=services.clock(), system_prompt=services.settings.system_prompt,
+            history=tuple(self.session.history)[-services.settings.history_turns:],
+            style=services.style_for(self.session.id, self.session.area),
+            facts=services.facts(), device_states=services.answers.device_states(text, self.session.area),
+        )
+
+    async def _llm_tokens(self, request: LlmRequest, prompt: str) -> tuple[AsyncIterator[str], dict[str, Any]]:
+        """The answer's token stream: the speculative one if it was started on this very prompt."""
+        speculative, self._speculative = self._speculative, None
+        if speculative is not None and speculative.prompt == prompt:
+            ahead_ms = 1000 * (monotonic() - speculative.started_t)
+            return speculative.adopt(), {"speculative": "hit", "speculative_ahead_ms": round(ahead_ms, 1)}
+        if speculative is not None:
+            _LOGGER.debug("%s: speculative prompt %r is not the final %r", self.session.id, speculative.prompt[-300:],
+                          prompt[-300:])
+            await speculative.cancel()  # another prompt (the final words differ): the model is needed for it
+            return self.services.llm.stream(request), {"speculative": "miss"}
+        return self.services.llm.stream(request), {"speculative": None}
 
     async def _answer(self, text: str) -> str:
         services = self.services
@@ -277,15 +359,12 @@ class Turn:
             self.emit(EventKind.INTENT, name=self.handler, slots={})
             return await self._speak(_single(quick.text))
         self.handler = "llm"
-        style = services.style_for(self.session.id, self.session.area)
-        request = LlmRequest(
-            user_text=text, room=self.session.area, now=services.clock(), system_prompt=services.settings.system_prompt,
-            history=tuple(self.session.history)[-services.settings.history_turns:], style=style,
-            facts=services.facts(), device_states=services.answers.device_states(text, self.session.area),
-        )
-        self.emit(EventKind.LLM_STARTED, prompt=services.llm.prompt_text(request), style=style)
+        request = self._llm_request(text)
+        prompt = services.llm.prompt_text(request)
+        tokens, speculative = await self._llm_tokens(request, prompt)  # started during the silence window if it can
+        self.emit(EventKind.LLM_STARTED, prompt=prompt, style=request.style, **speculative)
         # Spoken-shaped and cut to the style's length; a failed model is heard, then ends the turn as an error.
-        spoken = SpokenAnswer(services.llm.stream(request), max_sentences=request.sentence_budget)
+        spoken = SpokenAnswer(tokens, max_sentences=request.sentence_budget)
         response = await self._speak(spoken.sentences(self._sentences(spoken.tokens())))
         spoken.raise_if_failed()
         return response
@@ -390,30 +469,65 @@ class EarlyTranscript:
 
     The silence window (about 700 ms) and whisper (about 500 ms) would otherwise run one after the
     other. Audio after the last voiced window is silence, so a transcript of the audio up to a
-    short silence is the transcript of the whole utterance.
+    short silence is the transcript of the whole utterance. Each guess is judged (``judge``: what
+    it would lead to) as soon as it is ready; a complete command may then end listening early
+    (:meth:`commit_due`), and a guess made stale by new speech is dropped with its verdict.
     """
 
-    def __init__(self, stt: SpeechToText, satellite: str, after_ms: int, vocabulary: tuple[str, ...] = ()) -> None:
+    def __init__(self, stt: SpeechToText, satellite: str, after_ms: int, vocabulary: tuple[str, ...] = (),
+                 judge: Callable[[Transcription], Awaitable[str]] | None = None,
+                 on_judged: Callable[[], None] = lambda: None) -> None:
         self._stt = stt
         self._satellite = satellite
         self._vocabulary = vocabulary
         self._after_ms = after_ms
+        self._judge = judge
+        self._on_judged = on_judged
         self._task: asyncio.Task[Transcription] | None = None
         self._for_speech_end: float | None = None
+        self._verdict: str | None = None
         self.used = False
 
-    def update(self, endpointer: Endpointer, pcm: bytearray) -> None:
+    def update(self, endpointer: Endpointer, pcm: bytearray) -> str | None:
+        """Start a guess once the silence is long enough. When speech resumed and a guess was dropped, returns
+        its verdict ("command", "llm", "other", or "" when it had not been judged yet); otherwise None."""
         if not self._after_ms or not endpointer.heard_speech or endpointer.speech_end_audio_ms is None:
-            return
+            return None
+        dropped = None
         if self._task is not None and self._for_speech_end != endpointer.speech_end_audio_ms:
             self._task.cancel()  # the user spoke again: that guess is stale
-            self._task = None
+            dropped = self._verdict or ""
+            self._task, self._verdict = None, None
         silence_ms = endpointer.audio_ms - endpointer.speech_end_audio_ms
         if self._task is None and silence_ms >= self._after_ms:
             self._for_speech_end = endpointer.speech_end_audio_ms
-            self._task = asyncio.create_task(
-                self._stt.transcribe(bytes(pcm), self._satellite, vocabulary=self._vocabulary),
-                name=f"early-stt-{self._satellite}")
+            self._task = asyncio.create_task(self._guess(bytes(pcm), endpointer.speech_end_audio_ms),
+                                             name=f"early-stt-{self._satellite}")
+        return dropped
+
+    async def _guess(self, pcm: bytes, speech_end: float) -> Transcription:
+        result = await self._stt.transcribe(pcm, self._satellite, vocabulary=self._vocabulary)
+        if self._judge is not None:
+            try:
+                verdict = await self._judge(result)
+            except Exception:  # a guess that cannot be judged only loses its head start
+                _LOGGER.exception("%s: judging the speculative transcript failed", self._satellite)
+                verdict = "other"
+            _LOGGER.debug("%s: guess at %.0f ms of speech: %r -> %s%s", self._satellite, speech_end, result.text,
+                          verdict, "" if self._for_speech_end == speech_end else " (stale)")
+            if self._for_speech_end == speech_end:
+                self._verdict = verdict
+                self._on_judged()
+        return result
+
+    def commit_due(self, endpointer: Endpointer, window_ms: float) -> bool:
+        """The current guess is a complete command and the silence after it has lasted ``window_ms``."""
+        task = self._task
+        if (task is None or not task.done() or task.cancelled() or task.exception() is not None
+                or self._verdict != "command" or self._for_speech_end != endpointer.speech_end_audio_ms
+                or endpointer.speech_end_audio_ms is None):
+            return False
+        return endpointer.audio_ms - endpointer.speech_end_audio_ms >= window_ms
 
     async def result(self, endpointer: Endpointer, pcm: bytearray) -> Transcription:
         task, self._task = self._task, None
