@@ -110,9 +110,17 @@ def render_acl(devices: list[Device], topics: Topics) -> str:
     return "\n".join(blocks)
 
 
-def house_devices(satellites: list[str] | tuple[str, ...]) -> list[Device]:
-    """The service logins plus one per satellite (reserved or invalid names refused)."""
-    return ([Device(u, r) for u, r in SERVICE_USERS.items()]
+def house_devices(satellites: list[str] | tuple[str, ...], hubs: list[str] | tuple[str, ...] = ()) -> list[Device]:
+    """The service logins plus one per satellite (reserved or invalid names refused).
+
+    ``hubs``: the logins of further hubs (several hubs on one broker, ``[hubs] ownership``), each with
+    the hub's grants, which cover the satellite leases (``conversation/<id>/owner``) and every hub's
+    ``hubs/<id>/availability``. A login is a client id, so every hub needs its own."""
+    extra = [Device(validate_device_id(h), Role.HUB) for h in sorted(set(hubs) - {"hub"})]
+    clash = {d.username for d in extra} & set(satellites)  # the service logins: satellite_name() refuses them
+    if clash:
+        raise ReservedNameError(f"{', '.join(sorted(clash))}: a hub's login, not a satellite's")
+    return ([Device(u, r) for u, r in SERVICE_USERS.items()] + extra
             + [Device(satellite_name(s), Role.SATELLITE) for s in sorted(set(satellites))])
 
 

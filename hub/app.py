@@ -39,6 +39,7 @@ from hub.learning.rules import PARAMETERS, parameters
 from hub.llm.base import LanguageModel
 from hub.memory import Memory
 from hub.mqtt_bridge import HubBridge
+from hub.ownership import Ownership
 from hub.recorder import SessionRecorder
 from hub.remote.pool import ServerPool
 from hub.satellites import SatelliteRegistry
@@ -213,8 +214,17 @@ class Hub:
         )
         self.sessions: dict[str, SatelliteSession] = {}
         self.topics = Topics(settings.mqtt.root)
+        # With several hubs each has its own last will: a lease is valid while its hub's says online.
         self.link = MqttLink(settings.mqtt, f"hearth-hub-{settings.hub_id}",
-                             availability_topic=self.topics.hub(HubTopic.AVAILABILITY))
+                             availability_topic=self.topics.hub_availability(settings.hub_id) if settings.hubs.ownership
+                             else self.topics.hub(HubTopic.AVAILABILITY))
+        self.ownership: Ownership | None = None
+        if settings.hubs.ownership and settings.mqtt.enabled:
+            self.ownership = Ownership(
+                self.link, self.topics, settings.hub_id, settings.hubs,
+                on_owned=lambda satellite, uri: self.add_satellite(uri, expected_id=satellite),
+                on_lost=lambda satellite, uri: self.run_transient(self._drop_link(uri), f"let-go-{satellite}"),
+                grace_s=2.0 * settings.mqtt.keepalive_s)
         self.bridge = HubBridge(self.link, self)
         self.ha = HaDiscovery(self.link, self)
         self.home = self._home_control()
@@ -268,6 +278,8 @@ class Hub:
                                    ) from None
         if self.settings.mqtt.enabled:
             self._spawn(self.link.run(), "mqtt")
+        if self.ownership is not None:
+            self._spawn(self.ownership.run(), "ownership")
         if self.home_assistant is not None:
             self._spawn(self.home_assistant.run(), "home-assistant")
         for entry in self.registry.entries:
@@ -305,6 +317,10 @@ class Hub:
         if self.recorder is not None:
             self.recorder.close()
         # Give the MQTT link a moment to send the final state before its task is cancelled.
+        if self.ownership is not None:  # links closed first, so the next owner is not refused as a second driver
+            for uri in list(self._links):
+                await self._drop_link(uri)
+            self.ownership.release_all()
         if self.link.connected.is_set():
             await self.link.flush(1.0)
         for task in self._tasks:
@@ -326,6 +342,8 @@ class Hub:
 
         if uri in self._links:
             return
+        if self.ownership is not None and expected_id is not None and not self.ownership.want(expected_id, uri):
+            return  # leased to another live hub, or being claimed: on_owned links it once it is ours
         def take_over_from_driver() -> None:
             assert expected_id is not None
             _LOGGER.warning("satellite %s is driven by another client: asking it to drop that one (take-over)",

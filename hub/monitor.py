@@ -18,6 +18,7 @@ from protocol.payloads import (
     Availability,
     ConversationState,
     HubState,
+    SatelliteOwner,
     SatelliteState,
     TurnReport,
 )
@@ -39,6 +40,8 @@ class Room:
     heard: str = ""
     said: str = ""
     latency_ms: float | None = None
+    owner: str = "-"
+    """The hub holding the satellite's lease (several hubs, ``[hubs] ownership``)."""
 
 
 class Monitor:
@@ -51,6 +54,10 @@ class Monitor:
         link.subscribe(f"{t.base}/conversation/+/{ConversationTopic.STATE}", self._conversation)
         link.subscribe(f"{t.base}/conversation/+/{ConversationTopic.TURN}", self._turn)
         link.subscribe(t.hub(HubTopic.STATE), self._hub)
+        link.subscribe(t.all_owners(), self._owner)
+        link.subscribe_raw(t.all_hub_availability(), self._hub_availability)
+        self.hubs: dict[str, str] = {}
+        """Hub id -> online/offline, for houses with several hubs."""
         self._topics: Topics = t
 
     def room(self, satellite: str) -> Room:
@@ -72,15 +79,30 @@ class Monitor:
         room = self.room(report.satellite)
         room.heard, room.said, room.latency_ms = report.transcript, report.response, report.timings.first_audio_ms
 
+    async def _owner(self, topic: str, lease: SatelliteOwner) -> None:
+        self.room(lease.satellite).owner = lease.hub
+
+    async def _hub_availability(self, topic: str, payload: bytes) -> None:
+        hub = self._topics.parse(topic).device_id or "?"
+        with contextlib.suppress(ValueError):
+            self.hubs[hub] = Availability(payload.decode()).value
+
+    def owner_label(self, room: Room) -> str:
+        """``hub-b`` or ``hub-b (offline)``: a lease whose hub is gone is about to move."""
+        if room.owner == "-" or self.hubs.get(room.owner, "online") == "online":
+            return room.owner
+        return f"{room.owner} ({self.hubs[room.owner]})"
+
     async def _hub(self, topic: str, state: HubState) -> None:
         self.hub = f"{state.status} ({len(state.satellites)} satellites)"
 
     def table(self) -> Table:
         table = Table(title=f"Hearth - hub {self.hub} - {time.strftime('%H:%M:%S')}")
-        for column in ("room", "online", "conversation", "audio", "last words", "answer", "latency"):
+        for column in ("room", "online", "hub", "conversation", "audio", "last words", "answer", "latency"):
             table.add_column(column)
         for name, room in sorted(self.rooms.items()):
-            table.add_row(name, room.online, room.phase, room.audio + (" (muted)" if room.muted else ""),
+            table.add_row(name, room.online, self.owner_label(room), room.phase,
+                          room.audio + (" (muted)" if room.muted else ""),
                           room.heard[:40], room.said[:50],
                           f"{room.latency_ms:.0f} ms" if room.latency_ms is not None else "-")
         return table

@@ -39,6 +39,7 @@ _CONVERSATION_MODELS: dict[str, Any] = {
     ConversationTopic.TURN: payloads.TurnReport,
     ConversationTopic.ANNOUNCEMENT: payloads.TurnReport,
     ConversationTopic.LINK: payloads.SatelliteLink,
+    ConversationTopic.OWNER: payloads.SatelliteOwner,
 }
 _HUB_MODELS: dict[str, Any] = {
     HubTopic.AVAILABILITY: payloads.Availability,
@@ -89,6 +90,7 @@ def model_for(topics: Topics, topic: str) -> Any:
         "satellite": _SATELLITE_MODELS,
         "conversation": _CONVERSATION_MODELS,
         "hub": _HUB_MODELS,
+        "hubs": {"availability": payloads.Availability},
     }.get(parsed.area)
     if parsed.area == "command":
         return commands.SATELLITE_COMMAND

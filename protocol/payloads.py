@@ -217,6 +217,18 @@ class SatelliteLink(Payload):
     problem: Text | None = Field(default=None, description="Why the hub cannot drive it, for people")
 
 
+class SatelliteOwner(Payload):
+    """The lease of one satellite: the one hub that drives it (retained; several hubs share the broker).
+
+    Valid while its hub's own availability (``hubs/<hub>/availability``, that hub's last will) says
+    online; a lease naming a hub that is offline may be claimed by another hub.
+    """
+
+    satellite: DeviceId
+    hub: DeviceId = Field(description="The owning hub's id ([hub_id])")
+    since: float = Field(description="Unix time this hub claimed it, seconds")
+
+
 class ModelStatus(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 

@@ -15,6 +15,7 @@ Layout (``<root>`` defaults to ``voice``; every topic carries the version segmen
     <root>/v1/conversation/<id>/turn       retained  TurnReport             the hub (conversations)
     <root>/v1/conversation/<id>/announcement retained TurnReport          the hub (announcements)
     <root>/v1/conversation/<id>/link       retained  SatelliteLink          the hub (who drives it, link up)
+    <root>/v1/conversation/<id>/owner      retained  SatelliteOwner         the owning hub (its lease; [hubs] ownership)
     <root>/v1/hub/availability             retained  online | offline       the hub
     <root>/v1/hub/state                    retained  HubState               the hub
     <root>/v1/hub/metrics                            HubMetrics             the hub
@@ -23,6 +24,7 @@ Layout (``<root>`` defaults to ``voice``; every topic carries the version segmen
     <root>/v1/hub/intent                             DeviceIntent           the hub (for Home Assistant automations)
     <root>/v1/hub/command                            HubCommand             Home Assistant, an admin
     <root>/v1/hub/result                             CommandResult          the hub
+    <root>/v1/hubs/<hub_id>/availability   retained  online | offline       each hub with [hubs] ownership (its last will)
 
 A satellite writes only below its own ``satellite/<id>/`` and reads only its own
 commands, so the broker ACL can be written per device (see ``mosquitto.conf``).
@@ -84,6 +86,7 @@ class ConversationTopic(StrEnum):
     TURN = "turn"
     ANNOUNCEMENT = "announcement"
     LINK = "link"
+    OWNER = "owner"
 
 
 class HubTopic(StrEnum):
@@ -152,6 +155,17 @@ class Topics:
     def hub(self, leaf: HubTopic) -> str:
         return f"{self.base}/hub/{leaf}"
 
+    # -- several hubs (one owner per satellite, hub/ownership.py) ---------------
+    def hub_availability(self, hub_id: str) -> str:
+        """One hub's own online/offline (its last will) when several hubs share the broker."""
+        return f"{self.base}/hubs/{validate_device_id(hub_id)}/availability"
+
+    def all_hub_availability(self) -> str:
+        return f"{self.base}/hubs/+/availability"
+
+    def all_owners(self) -> str:
+        return f"{self.base}/conversation/+/{ConversationTopic.OWNER}"
+
     def everything(self) -> str:
         return f"{self.base}/#"
 
@@ -174,6 +188,8 @@ class Topics:
         if area == "command" and len(parts) == 2:
             target = parts[1] if parts[1] == ALL_SATELLITES else validate_device_id(parts[1])
             return ParsedTopic(area, target, None)
+        if area == "hubs" and len(parts) == 3 and parts[2] == "availability":
+            return ParsedTopic(area, validate_device_id(parts[1]), parts[2])
         if area == "hub" and len(parts) == 2 and parts[1] in HubTopic._value2member_map_:
             return ParsedTopic(area, None, parts[1])
         _bad(topic)

@@ -58,6 +58,9 @@ SAMPLES: dict[str, tuple[str, BaseModel | payloads.Availability]] = {
         ),
     ),
     "hub-availability": (TOPICS.hub(HubTopic.AVAILABILITY), payloads.Availability.OFFLINE),
+    "one-hub-availability": (TOPICS.hub_availability("hub-b"), payloads.Availability.ONLINE),
+    "owner": (TOPICS.conversation("kitchen", ConversationTopic.OWNER),
+              payloads.SatelliteOwner(satellite="kitchen", hub="hub-b", since=1764500000.0)),
     "hub-state": (
         TOPICS.hub(HubTopic.STATE),
         payloads.HubState(

@@ -17,9 +17,9 @@ from common.broker import house_devices, render_acl  # noqa: E402
 from protocol.topics import Topics  # noqa: E402
 
 
-def hearth_acl(satellites, root="voice"):
+def hearth_acl(satellites, root="voice", hubs=()):
     try:
-        return render_acl(house_devices(list(satellites)), Topics(str(root)))
+        return render_acl(house_devices(list(satellites), list(hubs)), Topics(str(root)))
     except ValueError as err:  # TopicError, ReservedNameError
         try:
             from ansible.errors import AnsibleFilterError

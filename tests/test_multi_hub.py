@@ -1,0 +1,201 @@
+"""Two real hub processes (``python -m hub``, [hubs] ownership on), two real satellites, one real Mosquitto.
+
+Each satellite is driven by exactly one hub, and its lease (``conversation/<id>/owner``) names that
+hub. SIGKILL the owner: the other hub holds the lease and the satellite within the bound
+(:data:`FAILOVER_BOUND_S`) and answers the next conversation. Restart the killed hub: it leaves the
+satellites where they are for 60 s (no lease changes, no reconnects).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import shutil
+import signal
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from common.broker import Role
+from common.local_broker import DEFAULT_DEVICES, REPO, MosquittoBroker, free_port
+from common.mqtt import MqttLink
+from protocol.commands import StartConversationCommand
+from protocol.payloads import Availability, SatelliteOwner, SatellitePhase, TurnReport
+from protocol.topics import ConversationTopic
+from satellite.app import SatelliteApp
+from satellite.settings import SatelliteSettings
+from scripts.demo import mqtt_table, write_toml
+from tests.audio_fixtures import silence
+from tests.test_hub_turns import wait_until
+
+pytestmark = pytest.mark.timeout(300)
+
+HUBS = ("hub", "hub-b")
+ROOMS = ("kitchen", "bedroom")
+FAILOVER_BOUND_S = 3.0
+"""Hub SIGKILL -> the other hub holds the lease and the satellite's Wyoming link (documented in docs/DEPLOY.md):
+broker notices the closed connection (~0.1 s) + claim delay (0.3-0.6 s) + settle (0.5 s) + connect."""
+
+
+@pytest.fixture
+def two_hub_broker() -> Iterator[MosquittoBroker]:
+    workdir = Path(tempfile.mkdtemp(prefix="hearth-mqtt-"))
+    workdir.chmod(0o755)
+    instance = MosquittoBroker(workdir, devices={**DEFAULT_DEVICES, "hub-b": Role.HUB})
+    instance.prepare()
+    instance.start()
+    yield instance
+    instance.stop()
+    shutil.rmtree(workdir, ignore_errors=True)
+
+
+class House:
+    """What a monitor sees: every lease as it arrives (with its time), turn reports, hub availability."""
+
+    def __init__(self, broker: MosquittoBroker) -> None:
+        self.link = MqttLink(broker.settings("homeassistant"), "test-homeassistant")
+        self.leases: list[tuple[float, SatelliteOwner]] = []
+        self.reports: list[TurnReport] = []
+        self.hubs: dict[str, str] = {}
+        t = self.link.topics
+
+        async def lease(topic: str, message: SatelliteOwner) -> None:
+            self.leases.append((time.monotonic(), message))
+
+        async def report(topic: str, message: TurnReport) -> None:
+            self.reports.append(message)
+
+        async def availability(topic: str, message: Availability) -> None:
+            self.hubs[topic.split("/")[-2]] = message.value
+
+        self.link.subscribe(t.all_owners(), lease)
+        self.link.subscribe(f"{t.base}/conversation/+/turn", report)
+        self.link.subscribe(t.all_hub_availability(), availability)
+
+    def owner(self, room: str) -> str | None:
+        return next((m.hub for _, m in reversed(self.leases) if m.satellite == room), None)
+
+
+async def start_hub(tmp_path: Path, broker: MosquittoBroker, hub_id: str) -> asyncio.subprocess.Process:
+    config = tmp_path / f"{hub_id}.toml"
+    write_toml(config, {"hub_id": hub_id, "data_dir": str(tmp_path / f"{hub_id}-data"),
+                        "mqtt": mqtt_table(broker, hub_id), "wyoming": {"enabled": False},
+                        "hubs": {"ownership": True}, "recorder": {"enabled": False}})
+    with (tmp_path / f"{hub_id}.log").open("ab") as out:
+        return await asyncio.create_subprocess_exec(sys.executable, "-m", "hub", "--config", str(config),
+                                                    stdout=out, stderr=out, cwd=str(REPO))
+
+
+@contextlib.asynccontextmanager
+async def satellites(tmp_path: Path, broker: MosquittoBroker) -> AsyncIterator[dict[str, SatelliteApp]]:
+    apps: dict[str, SatelliteApp] = {}
+    try:
+        for room in ROOMS:
+            apps[room] = await asyncio.to_thread(SatelliteApp, SatelliteSettings.model_validate({
+                "id": room, "area": room.title(), "wyoming": {"host": "127.0.0.1", "port": free_port()},
+                "mqtt": broker.settings(room).model_dump(),
+                "audio": {"backend": "file", "realtime": True, "output_file": str(tmp_path / f"{room}.wav")},
+            }))
+            await apps[room].start()
+        yield apps
+    finally:
+        for app in apps.values():
+            await app.close()
+
+
+def driven(app: SatelliteApp) -> bool:
+    return app.core.hub_ready.is_set() and app.core._peer is not None and not app.core._peer.closed
+
+
+async def test_one_owner_per_satellite_failover_within_the_bound_and_no_flapping(two_hub_broker, speech, tmp_path):
+    broker = two_hub_broker
+    procs: dict[str, asyncio.subprocess.Process] = {}
+    house = House(broker)
+    async with house.link.running(), satellites(tmp_path, broker) as apps:
+        try:
+            for hub_id in HUBS:
+                procs[hub_id] = await start_hub(tmp_path, broker, hub_id)
+            await wait_until(lambda: all(house.owner(r) for r in ROOMS) and all(driven(a) for a in apps.values()), 120)
+            await asyncio.sleep(2.0)  # a second claim would have landed by now
+            owners = {room: house.owner(room) for room in ROOMS}
+            assert all(owner in HUBS for owner in owners.values()), owners
+            for room in ROOMS:  # exactly one lease per satellite: no hub claimed over a live owner
+                assert [m.hub for _, m in house.leases if m.satellite == room] == [owners[room]]
+                assert apps[room].core.refused_drivers == 0  # the other hub never even tried it
+
+            # The kitchen's hub dies without a word.
+            victim = owners["kitchen"]
+            assert victim is not None
+            survivor = next(h for h in HUBS if h != victim)
+            procs[victim].send_signal(signal.SIGKILL)
+            killed_t = time.monotonic()
+            await procs[victim].wait()
+            await wait_until(lambda: house.owner("kitchen") == survivor, FAILOVER_BOUND_S + 5)
+            leased_s = next(t for t, m in house.leases if m.satellite == "kitchen" and m.hub == survivor) - killed_t
+            await wait_until(lambda: driven(apps["kitchen"]) and apps["kitchen"].core.phase is SatellitePhase.IDLE,
+                             FAILOVER_BOUND_S + 5)
+            linked_s = time.monotonic() - killed_t
+            assert leased_s < FAILOVER_BOUND_S and linked_s < FAILOVER_BOUND_S, (leased_s, linked_s)
+            assert house.owner("bedroom") == survivor  # whatever the dead hub held, the survivor has now
+
+            # The next conversation in the kitchen is answered (by the survivor).
+            before = len(house.reports)
+            house.link.publish(house.link.topics.command("kitchen"), StartConversationCommand(command="start_conversation"))
+            await wait_until(lambda: apps["kitchen"].core.phase is SatellitePhase.STREAMING, 10)
+            apps["kitchen"].backend.feed(speech("What time is it?") + silence(2.0))
+            await wait_until(lambda: len(house.reports) > before, 60)
+            answered_s = time.monotonic() - killed_t
+            assert house.reports[-1].satellite == "kitchen" and house.reports[-1].outcome.value == "done"
+            assert house.reports[-1].response, house.reports[-1]
+
+            # The dead hub comes back: it sees live leases and leaves both satellites alone.
+            procs[victim] = await start_hub(tmp_path, broker, victim)
+            await wait_until(lambda: house.hubs.get(victim) == "online", 60)
+            leases_before = len(house.leases)
+            peers_before = {room: apps[room].core._peer for room in ROOMS}
+            refused_before = {room: apps[room].core.refused_drivers for room in ROOMS}
+            await asyncio.sleep(60)
+            assert len(house.leases) == leases_before, house.leases[leases_before:]
+            assert all(house.owner(room) == survivor for room in ROOMS)
+            assert all(apps[room].core._peer is peers_before[room] and driven(apps[room]) for room in ROOMS)
+            # It never even tried to connect (no second driver refused).
+            assert all(apps[room].core.refused_drivers == refused_before[room] for room in ROOMS)
+            print(f"failover: leased {leased_s:.2f} s, linked {linked_s:.2f} s, answered {answered_s:.2f} s")
+        finally:
+            for proc in procs.values():
+                if proc.returncode is None:
+                    proc.terminate()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(proc.wait(), 20)
+                    if proc.returncode is None:
+                        proc.kill()
+                        await proc.wait()
+
+
+async def test_the_monitor_shows_each_satellites_hub_and_a_dead_owner(broker, tmp_path):
+    async with MqttLink(broker.settings("hub"), "test-hub").running() as hub:
+        t = hub.topics
+        hub.publish(t.conversation("kitchen", ConversationTopic.OWNER),
+                    SatelliteOwner(satellite="kitchen", hub="hub-b", since=time.time()), retain=True)
+        hub.publish(t.conversation("bedroom", ConversationTopic.OWNER),
+                    SatelliteOwner(satellite="bedroom", hub="hub-a", since=time.time()), retain=True)
+        hub.publish(t.hub_availability("hub-b"), Availability.ONLINE, retain=True)
+        hub.publish(t.hub_availability("hub-a"), Availability.OFFLINE, retain=True)
+        await hub.flush(5)
+    password = tmp_path / "monitor-password"
+    password.write_text(broker.passwords["monitor"] + "\n")
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "hub.monitor", "--once", "--mqtt-port", str(broker.port),
+        "--mqtt-username", "monitor", "--mqtt-password-file", str(password), cwd=str(REPO),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, env={"COLUMNS": "200", "PATH": ""})
+    out, _ = await asyncio.wait_for(process.communicate(), 60)
+    text = out.decode()
+    assert process.returncode == 0, text
+    kitchen = next(line for line in text.splitlines() if "kitchen" in line)
+    bedroom = next(line for line in text.splitlines() if "bedroom" in line)
+    assert "hub-b" in kitchen and "offline" not in kitchen.split("hub-b")[1][:12]
+    assert "hub-a (offline)" in bedroom
