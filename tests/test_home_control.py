@@ -133,7 +133,7 @@ async def test_spoken_commands_switch_discovered_devices_and_are_confirmed(home_
         assert d["office_reading_lamp"].state["state"] == "ON"
         assert ended.data["response"] == "Turned on 3 lights in the office."
 
-        ended = await ask(kitchen, recorder, speech("Set the desk light to 40 percent."))
+        ended = await ask(kitchen, recorder, speech("Turn the desk light brightness to 40 percent."))
         assert d["desk_lamp"].state["brightness"] == round(0.4 * 255)
         assert ended.data["response"] == "Set the desk light to 40 percent."
 
