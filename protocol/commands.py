@@ -2,6 +2,11 @@
 
 Every command has an ``id`` (made for the sender when it gives none, e.g. a Home Assistant
 button) and is answered with a :class:`protocol.payloads.CommandResult` carrying that id.
+The id is also what makes a command run once (``common/command_intake.py``): a redelivery or a
+sender's retry with the same id is dropped, so a sender that retries must reuse it. A command
+without one gets a new id on every delivery and cannot be told apart from a second press of the
+same button, which is what a Home Assistant button sends; such commands are never retained
+(a retained command is refused and cleared).
 Satellites own the commands about their own audio; the hub owns those that need speech
 synthesis or timekeeping. ``stop`` is obeyed by both: the satellite silences itself and the
 hub cancels the work behind the answer.
