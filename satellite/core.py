@@ -32,6 +32,7 @@ from wyoming.timer import TimerFinished
 from wyoming.vad import VoiceStopped
 
 from common.log_limit import LogLimiter
+from common.pcm import resample_pcm
 from common.wyoming_peer import WyomingPeer
 from protocol.audio import MIC_FORMAT, AudioFormatError, check_audio
 from protocol.payloads import InterruptReason, SatellitePhase
@@ -53,6 +54,8 @@ SPEECH_BARGE_IN_MS = 300.0
 """Speech over the answer this long counts as a barge-in (when enabled)."""
 ECHO_TAIL_BLOCKS = 25
 """Keep cancelling echo this many 80 ms blocks after playback stops."""
+OFF_LOOP_RESAMPLE_BYTES = 64 * 1024
+"""Answer chunks bigger than this are resampled in a thread (a TTS chunk is about 4 KiB)."""
 DRIVER_IDLE_S = 60.0
 """A driver heard from within this long keeps the satellite (our hub pings every 5 s); after it, a
 new connection may replace a driver whose connection died without closing."""
@@ -332,6 +335,14 @@ class SatelliteCore:
                     self._log.warning("bad audio", "refused answer audio: %s", err)
                     await self._send(Error(text=str(err), code=err.code).event())
                     return
+                if fmt.rate != MIC_FORMAT.rate and len(audio) > OFF_LOOP_RESAMPLE_BYTES:
+                    # A big chunk takes a while to resample (1 MiB at 8 kHz: 250 ms on a PC), and this loop
+                    # also runs the microphone: resample in a thread, then add it unless the answer was
+                    # interrupted meanwhile (chunks stay in order: this connection waits for it).
+                    audio = await asyncio.to_thread(resample_pcm, audio, fmt.rate, MIC_FORMAT.rate)
+                    if self._discarding or self.phase is not SatellitePhase.PLAYING:
+                        return
+                    fmt = MIC_FORMAT
                 self.player.add(audio, fmt.rate)
         elif AudioStart.is_type(kind):
             self._discarding = False
