@@ -89,6 +89,37 @@ async def test_satellite_refuses_bad_answer_audio_at_once_and_keeps_serving():
         await hub.close()
 
 
+async def test_a_huge_answer_chunk_is_resampled_off_the_event_loop():
+    """1 MiB at 8 kHz (65 s of audio in one chunk) takes about 250 ms to resample: the microphone loop must not wait."""
+    async with satellite() as app:
+        hub = await connect(app.server.port)
+        await hub.send(RunSatellite().event())
+        await hub.send(AudioStart(rate=8000, width=2, channels=1).event())
+        worst_gap = 0.0
+
+        async def ticker() -> None:
+            nonlocal worst_gap
+            last = time.monotonic()
+            while True:
+                await asyncio.sleep(0.01)
+                now = time.monotonic()
+                worst_gap, last = max(worst_gap, now - last), now
+
+        ticking = asyncio.create_task(ticker())
+        try:
+            await hub.send(chunk(8000, 2, 1, 1024 * 1024))
+            for _ in range(200):
+                if app.player.pending_ms > 60_000:
+                    break
+                await asyncio.sleep(0.02)
+        finally:
+            ticking.cancel()
+            await asyncio.gather(ticking, return_exceptions=True)
+        assert app.player.pending_ms > 60_000  # all of it queued to play, at 16 kHz
+        assert worst_gap < 0.1, worst_gap
+        await hub.close()
+
+
 async def test_satellite_serves_one_driver_and_refuses_a_second(monkeypatch, caplog):
     from satellite import core as satellite_core
 
