@@ -22,5 +22,7 @@ def test_demo_answers_the_time_question_through_real_processes(tmp_path):
     shown = result.stdout
     assert "what time is it" in shown.lower(), shown
     assert "(by time)" in shown and "listening -> thinking -> speaking" in shown, shown
+    # The second request switches a discovery-publishing MQTT bulb, and the hub says so once it did.
+    assert "(by turn_on)" in shown and "turn_on: confirmed" in shown and "state OFF -> ON" in shown, shown
     with wave.open(str(out)) as played:
         assert played.getnframes() / played.getframerate() > 1.0  # the spoken answer
