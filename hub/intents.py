@@ -37,7 +37,7 @@ _LOGGER = logging.getLogger(__name__)
 class Intent:
     name: str
     """time, date, timer_start, timer_cancel, timer_pause, timer_resume, timer_list, stop, nevermind, volume,
-    mute, or a device intent (:data:`DEVICE_INTENTS`)."""
+    mute, device_unclear (a known device, no command that fits), or a device intent (:data:`DEVICE_INTENTS`)."""
     slots: dict[str, object] = field(default_factory=dict)
     """Device intents: name, area, floor, domain, device_class, all, state, brightness, color, position,
     temperature (whatever was said; the area may come from the satellite)."""
@@ -178,6 +178,8 @@ class Vocabulary:
     lists: dict[str, SlotList]
     areas: dict[str, str]
     """spoken form -> area name as the home spells it."""
+    names: tuple[str, ...] = ()
+    """Spoken names and aliases, longest first."""
 
     @staticmethod
     def build(entities: Sequence[Entity]) -> Vocabulary:
@@ -205,7 +207,8 @@ class Vocabulary:
             "floor": TextSlotList(name="floor", values=[
                 TextSlotValue(TextChunk(spoken), floor) for spoken, floor in sorted(floors.items())]),
         }
-        return Vocabulary(vocabulary_key(entities), lists, areas)
+        spoken = tuple(sorted({name for name, _ in names}, key=len, reverse=True))
+        return Vocabulary(vocabulary_key(entities), lists, areas, spoken)
 
 
 def vocabulary_key(entities: Sequence[Entity]) -> tuple[tuple[Any, ...], ...]:
@@ -250,7 +253,7 @@ class IntentMatcher:
             result = recognize_best(text, self._intents, slot_lists=vocabulary.lists, intent_context=context,
                                     best_slot_name="name")
         if result is None:
-            return self._unknown_device(text, vocabulary, context)
+            return self._unknown_device(text, vocabulary, context) or _unclear_device(text, vocabulary)
         return _to_intent(result)
 
     def _unknown_device(self, text: str, vocabulary: Vocabulary, context: dict[str, Any]) -> Intent | None:
@@ -285,6 +288,22 @@ class IntentMatcher:
             slots.update(name=question.group(1), state=words[-1] if words[-1] in ("on", "off") else "on")
             return Intent("get_state", slots)
         return Intent(_DEVICE_NAMES[best[2]], slots)
+
+
+_DEVICE_CUE = re.compile(r" (on|off|open|close|dim|brighten|brightness|percent|degrees?) |%")
+_QUESTION_WORDS = frozenset({"what", "how", "why", "when", "who", "where", "which", "does", "do", "can", "could",
+                             "should", "would", "will", "is", "are", "was", "tell", "explain"})
+
+
+def _unclear_device(text: str, vocabulary: Vocabulary) -> Intent | None:
+    """A known device named with a command word but no sentence that fits ("at the desk light brightness to 40%",
+    a misheard "set"): the hub asks again rather than let the language model pretend it switched something."""
+    said = f" {spoken_form(text)} "
+    words = said.split()
+    if not words or words[0] in _QUESTION_WORDS or not _DEVICE_CUE.search(f"{said} {text}"):
+        return None  # a question about a device is the language model's
+    name = next((n for n in vocabulary.names if f" {n} " in said), None)
+    return Intent("device_unclear", {"name": name}) if name else None
 
 
 def _to_intent(result: RecognizeResult) -> Intent | None:

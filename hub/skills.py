@@ -134,6 +134,9 @@ class Skills:
                   + (", paused" if t.paused else "") for t in running]
         return FastAnswer("You have " + ", and ".join(spoken) + ".")
 
+    async def _device_unclear(self, intent: Intent, **_: object) -> FastAnswer:
+        return FastAnswer(f"Sorry, what should I do with the {intent.slots['name']}?")
+
     async def _stop(self, intent: Intent, **_: object) -> FastAnswer:
         return FastAnswer("")
 

@@ -78,3 +78,11 @@ def test_an_entity_hidden_from_assist_is_not_matched():
     home = [Entity("switch.safe", "Safe", HomeSource.HOME_ASSISTANT, area="Office", exposed=False)]
     intent = IntentMatcher(lambda: home).match("Turn on the safe", "Office")
     assert intent is not None and intent.slots.get("unknown") is True
+
+
+def test_a_known_device_with_a_command_word_but_no_sentence_is_asked_again_not_given_to_the_llm(matcher):
+    # "Set" misheard as "at": the language model would happily claim it set the lamp.
+    intent = matcher.match("at the desk lamp brightness to 40%", "Kitchen")
+    assert intent is not None and intent.name == "device_unclear" and intent.slots == {"name": "desk lamp"}
+    for said in ("How hot does the kettle get in degrees?", "My kettle is 20 years old.", "How do I clean the desk lamp?"):
+        assert matcher.match(said, "Kitchen") is None, said
