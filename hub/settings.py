@@ -70,7 +70,7 @@ class ConversationSettings(_Section):
     speculative_stt_ms: int = Field(default=250, ge=0, le=5000,
                                     description="Start transcribing after this much silence, before the end of "
                                                 "speech is decided (0: off), ms")
-    command_silence_ms: int = Field(default=350, ge=0, le=5000,
+    command_silence_ms: int = Field(default=600, ge=0, le=5000,
                                     description="End of speech after this much silence when the speculative "
                                                 "transcript is already a complete command (an intent with all its "
                                                 "slots, e.g. 'turn on the kitchen lights'); speech resuming "
