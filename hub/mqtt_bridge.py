@@ -15,6 +15,7 @@ state retained from a previous hub that died mid-turn is overwritten with what t
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from typing import TYPE_CHECKING, Any
@@ -169,14 +170,24 @@ class HubBridge:
         satellite = self.topics.parse(delivery.topic).device_id
         if satellite is None:
             return
+        if getattr(self.hub, "ownership", None) is not None:
+            # Several hubs: the state is its owner's to tell. Decide once the leases are in.
+            settle_s = self.hub.settings.hubs.settle_s + 1.0
+            asyncio.get_running_loop().call_later(settle_s, self._correct_state, delivery.topic, satellite, old)
+            return
+        self._correct_state(delivery.topic, satellite, old)
+
+    def _correct_state(self, topic: str, satellite: str, old: ConversationState | None) -> None:
+        ownership = getattr(self.hub, "ownership", None)
+        if ownership is not None and ownership.owner(satellite) not in (None, self.hub.settings.hub_id):
+            return  # another hub's satellite
         session = self.hub.sessions.get(satellite)
         phase = self.hub.states.phase(satellite) if session is not None and session.connected else ConversationPhase.IDLE
         if old is not None and old.phase is phase:
             return
         _LOGGER.info("conversation state of %s was %s from an earlier hub; now %s", satellite,
                      old.phase.value if old is not None else "unreadable", phase.value)
-        self.link.publish(delivery.topic, ConversationState(satellite=satellite, phase=phase, since=time.time()),
-                          retain=True)
+        self.link.publish(topic, ConversationState(satellite=satellite, phase=phase, since=time.time()), retain=True)
 
     async def _clear_retained_command(self, delivery: Delivery) -> None:
         if delivery.retain and delivery.payload:
