@@ -129,7 +129,7 @@ def _command(model: Any) -> str:
 
 _SATELLITE_POSSIBLE = frozenset({
     ("sensor", "state"), ("sensor", "transcript"), ("sensor", "response"), ("sensor", "latency"),
-    ("sensor", "announcement"), ("notify", "announce"), ("text", "announce"), ("select", "driver"),
+    ("sensor", "announcement"), ("notify", "announce"), ("text", "announce_text"), ("select", "driver"),
     ("button", "stop"), ("button", "start_conversation"), ("switch", "mute"), ("number", "volume"),
     ("event", "wake"), ("select", "wake_word"),
 })
@@ -168,8 +168,9 @@ def satellite_device(topics: Topics, satellite: str, features: HaFeatures, *, na
         Component("sensor", "announcement", {**hub_side, "name": "Last announcement", "icon": "mdi:bullhorn",
                                              "state_topic": topics.conversation(satellite, ConversationTopic.ANNOUNCEMENT),
                                              "value_template": "{{ value_json.response[:250] }}"}),
-        # Home Assistant renders `value` (the message) into our strict announce command.
-        Component("notify" if features.notify else "text", "announce", {
+        # Home Assistant renders `value` (the message) into our strict announce command. The two platforms
+        # get different keys: Home Assistant's cleanup of a device config maps each key to one platform.
+        Component("notify" if features.notify else "text", "announce" if features.notify else "announce_text", {
             **hub_side, "name": "Announce", "icon": "mdi:bullhorn", "command_topic": command,
             "command_template": '{"command":"announce","text":{{ value | tojson }}}',
             **({} if features.notify else {"max": 255, "mode": "text"}),

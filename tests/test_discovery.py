@@ -105,13 +105,13 @@ def test_home_assistant_command_payloads_are_accepted_by_our_strict_models():
     volume = decode(render(cmps["volume"]["command_template"], 35))
     assert isinstance(volume, VolumeCommand) and volume.volume == 35
     said = 'Dinner is "ready" — come down'
-    announce = decode(render(cmps["announce"]["command_template"], said))
+    announce = decode(render(cmps["announce_text"]["command_template"], said))
     assert isinstance(announce, AnnounceCommand) and announce.text == said
     wake = decode(render(cmps["wake_word"]["command_template"], "alexa"))
     assert isinstance(wake, WakeWordCommand) and wake.wake_word == "alexa"
     driver = decode(render(cmps["driver"]["command_template"], "home_assistant"))
     assert isinstance(driver, DriverCommand) and driver.driver == "home_assistant"
-    assert cmps["announce"]["platform"] == "text"  # HA 2024.3 has no MQTT notify entities
+    assert cmps["announce_text"]["platform"] == "text" and "announce" not in cmps  # 2024.3: no MQTT notify
     assert cmps["wake"]["event_types"] == ["hey_jarvis", "alexa"]
 
 

@@ -73,6 +73,11 @@ async def state(peer, entity_id: str, wanted: str, timeout: float = 10.0) -> dic
     return await asyncio.to_thread(peer.wait_state, entity_id, wanted, timeout)
 
 
+def announce_id(peer, satellite: str) -> str:
+    """The announce entity's unique id: a notify from HA 2024.5, a text before."""
+    return f"hearth_{satellite}_announce" + ("_text" if peer.version.startswith("2024.3") else "")
+
+
 async def number(peer, entity_id: str, wanted: float, timeout: float = 10.0) -> None:
     def is_it() -> bool:
         current = peer.state(entity_id)
@@ -100,7 +105,7 @@ async def test_entities_appear_with_names_areas_states_and_ha_services_reach_the
             stop = await entity(peer, "hearth_kitchen_stop")
             driver = await entity(peer, "hearth_kitchen_driver")
             wake_word = await entity(peer, "hearth_kitchen_wake_word")
-            announce = await entity(peer, "hearth_kitchen_announce")
+            announce = await entity(peer, announce_id(peer, "kitchen"))
             status = await entity(peer, "hearth_hub_hub_status")
             await state(peer, mute, "off")
             await number(peer, volume, app.player.volume)
@@ -349,13 +354,14 @@ async def test_stock_wyoming_satellite_gets_only_entities_it_honours_all_availab
             ours, devices = await registry(peer)
             stock = {u: e for u, e in ours.items() if u.startswith("hearth_stock_")}
             assert {u.removeprefix("hearth_stock_") for u in stock} == {
-                "state", "transcript", "response", "latency", "announcement", "announce", "driver", "stop"}
+                "state", "transcript", "response", "latency", "announcement", announce_id(peer, "stock")[13:],
+                "driver", "stop"}
             device = devices[stock["hearth_stock_state"]["device_id"]]
             assert device["name"] == "stock" and device["model"] == "Wyoming satellite (no MQTT)"
             for entry in stock.values():  # none of them unavailable for ever
                 current = await asyncio.to_thread(peer.state, entry["entity_id"])
                 assert current is not None and current["state"] != "unavailable", entry["entity_id"]
-            announce = stock["hearth_stock_announce"]["entity_id"]
+            announce = stock[announce_id(peer, "stock")]["entity_id"]
             said = "The post has arrived."
             if announce.startswith("notify."):
                 await asyncio.to_thread(peer.call_service, "notify", "send_message", entity_id=announce, message=said)
@@ -373,3 +379,45 @@ async def test_stock_wyoming_satellite_gets_only_entities_it_honours_all_availab
             await process.wait()
         log.close()
         await hub.close()
+
+
+async def test_switching_discovery_form_keeps_the_same_entities(broker, hub_models, home_assistant, tmp_path):
+    peer = home_assistant
+    if not peer.version.startswith("2025"):
+        pytest.skip("device discovery needs Home Assistant 2024.11 or later")
+    app = await asyncio.to_thread(SatelliteApp, SatelliteSettings.model_validate(satellite_values(broker, tmp_path)))
+    await app.start()
+    uri = f"tcp://127.0.0.1:{app.server.port}"
+    try:
+        async with mqtt_in(peer, broker):
+            seen: dict[str, dict] = {}
+            for version in ("2024.3", "2025.1", "2024.3"):  # per-component -> device -> back
+                hub = Hub(HubSettings.model_validate({**hub_values(broker, tmp_path, peer, satellites=[uri]),
+                                                      "home_assistant": {"version": version}}), hub_models)
+                await hub.start()
+                try:
+                    mute = await entity(peer, "hearth_kitchen_mute")
+                    await state(peer, mute, "off", 15)
+                    await state(peer, await entity(peer, "hearth_kitchen_state"), "idle", 15)
+                    await asyncio.sleep(6.0)  # past the clear-then-publish of a form change
+                    (entries,) = await peer.ws({"type": "config/entity_registry/list"})
+                    now = {e["unique_id"]: e for e in entries
+                           if e["platform"] == "mqtt" and e["unique_id"].startswith("hearth_kitchen_")}
+                    assert len(now) == len([e for e in entries if e["platform"] == "mqtt"
+                                            and e["unique_id"].startswith("hearth_kitchen_")]), "one entity each"
+                    # The announce entity is a text for 2024.3 readers, a notify from 2024.5: the rest is unchanged.
+                    announce = "hearth_kitchen_announce" + ("_text" if version == "2024.3" else "")
+                    other = "hearth_kitchen_announce" + ("" if version == "2024.3" else "_text")
+                    assert announce in now and other not in now, sorted(now)
+                    if seen:
+                        assert {u: e["entity_id"] for u, e in now.items() if not u.startswith("hearth_kitchen_announce")
+                                } == {u: e["entity_id"] for u, e in seen.items()
+                                      if not u.startswith("hearth_kitchen_announce")}, version
+                    seen = now
+                    for entry in now.values():
+                        current = await asyncio.to_thread(peer.state, entry["entity_id"])
+                        assert current is not None and current["state"] != "unavailable", (version, entry)
+                finally:
+                    await hub.close()
+    finally:
+        await app.close()
