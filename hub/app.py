@@ -521,6 +521,9 @@ class Hub:
                 else f"Home Assistant: {error} ({error.code})"))
         home = HomeControl(backends, self.settings.home, self.bus)
         self.services.skills.home = home
+        if self.home_assistant is not None and self.settings.home_assistant.assist_fallback:
+            ha = self.home_assistant
+            self.services.skills.assist = lambda text: ha.process_conversation(text, "en")
         self.services.matcher = IntentMatcher(home.entities)
         self.services.answers.home = HomeContext(home.entities, home.state)  # device states for the LLM's prompt
         return home

@@ -128,7 +128,10 @@ def _keep(name: str, block: dict[str, Any]) -> bool:
     if name in ("HassSetVolume", "HassSetVolumeRelative"):
         return combination in ("default", "")  # the satellite's own volume
     domains = (block.get("requires_context") or {}).get("domain")
-    return not (isinstance(domains, list) and not set(domains) & _DOMAINS_WE_CONTROL)
+    if isinstance(domains, list) and not set(domains) & _DOMAINS_WE_CONTROL:
+        return False
+    domain = (block.get("slots") or {}).get("domain")
+    return not isinstance(domain, str) or domain in _DOMAINS_WE_CONTROL  # not "is anyone home" (person, zone)
 
 
 _UNKNOWN_NAME_FORMS = {"HassTurnOn": ("name_only", "name_area"), "HassTurnOff": ("name_only", "name_area"),
@@ -207,8 +210,8 @@ class Vocabulary:
             "floor": TextSlotList(name="floor", values=[
                 TextSlotValue(TextChunk(spoken), floor) for spoken, floor in sorted(floors.items())]),
         }
-        spoken = tuple(sorted({name for name, _ in names}, key=len, reverse=True))
-        return Vocabulary(vocabulary_key(entities), lists, areas, spoken)
+        known = tuple(sorted({name for name, _ in names}, key=len, reverse=True))
+        return Vocabulary(vocabulary_key(entities), lists, areas, known)
 
 
 def vocabulary_key(entities: Sequence[Entity]) -> tuple[tuple[Any, ...], ...]:

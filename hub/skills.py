@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
+from hub.home.model import HomeError
 from hub.intents import DEVICE_INTENTS, Intent
 from hub.timers import Timer, TimerRegistry
 from protocol.commands import MuteCommand, VolumeCommand
 
 if TYPE_CHECKING:
     from hub.home.control import HomeControl
+
+_LOGGER = logging.getLogger(__name__)
 
 
 class SatelliteActions(Protocol):
@@ -61,6 +65,18 @@ class Skills:
         self._timers = timers
         self._clock = clock
         self.home = home
+        self.assist: Callable[[str], Awaitable[str | None]] | None = None
+        """Home Assistant's Assist (``[home_assistant] assist_fallback``): its answer, None if it did not understand."""
+
+    async def assist_answer(self, text: str) -> str | None:
+        """What Home Assistant's Assist says to ``text`` that nothing of ours understood; None: the LLM answers."""
+        if self.assist is None:
+            return None
+        try:
+            return await self.assist(text)
+        except HomeError as err:  # HA away: the language model still answers
+            _LOGGER.info("Assist could not answer (%s): %s", err.code, err)
+            return None
 
     def follow_up(self, satellite: str, text: str) -> Intent | None:
         """The intent ``text`` completes if it answers a question this satellite was just asked."""

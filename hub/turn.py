@@ -358,6 +358,11 @@ class Turn:
             self.handler = f"quick_{quick.kind}"
             self.emit(EventKind.INTENT, name=self.handler, slots={})
             return await self._speak(_single(quick.text))
+        assisted = await services.skills.assist_answer(text)  # Home Assistant's Assist, when asked to be asked
+        if assisted is not None:
+            self.handler = "assist"
+            self.emit(EventKind.INTENT, name=self.handler, slots={})
+            return await self._speak(_single(assisted))
         self.handler = "llm"
         request = self._llm_request(text)
         prompt = services.llm.prompt_text(request)

@@ -242,12 +242,13 @@ async def test_timer_survives_a_hub_restart_and_rings_on_its_satellite(broker, h
 
 
 @contextlib.asynccontextmanager
-async def hub_on_home_assistant(ha, models, satellites: list[SimSatellite], data_dir: Path) -> AsyncIterator[Hub]:
+async def hub_on_home_assistant(ha, models, satellites: list[SimSatellite], data_dir: Path,
+                                **home_assistant: object) -> AsyncIterator[Hub]:
     """A hub whose only way to the devices is Home Assistant's websocket API (no MQTT at all)."""
     settings = HubSettings.model_validate({
         "data_dir": str(data_dir), "satellites": [s.uri for s in satellites], "mqtt": {"enabled": False},
         "wyoming": {"enabled": False}, "home": {"confirm_timeout_s": CONFIRM_TIMEOUT_S},
-        "home_assistant": {"url": ha.url, "token_file": str(ha.token_file)},
+        "home_assistant": {"url": ha.url, "token_file": str(ha.token_file), **home_assistant},
     })
     hub = Hub(settings, models)
     await hub.start()
@@ -313,4 +314,20 @@ async def test_spoken_commands_change_real_home_assistant_entities(home_assistan
         for light in ("light.kitchen_ceiling", "light.kitchen_counter", "light.living_room_lamp"):
             assert (await state(light))["state"] == "off", light
         assert all(result in ("confirmed", "already") for result in actions(recorder, ended.turn_id).values())
+    await kitchen.close()
+
+
+@pytest.mark.peers
+async def test_assist_answers_what_our_matcher_does_not_know(home_assistant, hub_models, speech, tmp_path):
+    """People and zones are not ours: with assist_fallback, Home Assistant's Assist answers "is anyone home"."""
+    ha = home_assistant
+    kitchen = SimSatellite("kitchen", area="Kitchen")
+    await kitchen.start()
+    async with hub_on_home_assistant(ha, hub_models, [kitchen], tmp_path / "hub", assist_fallback=True) as hub:
+        recorder = EventRecorder(hub.bus)
+        ended = await ask(kitchen, recorder, speech("Is anyone home?"))
+        assert ended.data["handler"] == "assist"
+        assert ended.data["response"] == "No"  # the test home has no person entities
+        ended = await ask(kitchen, recorder, speech("Turn on the coffee machine."))  # ours still comes first
+        assert ended.data["handler"] == "turn_on"
     await kitchen.close()
