@@ -105,6 +105,9 @@ async def switch_driver(hub: Hub, satellite: str, driver: SatelliteDriver, *, ta
     """The ``driver`` command: hand ``satellite`` to Home Assistant, or have the hub drive it."""
     registry = hub.registry
     uri = registry.uri_of(satellite)
+    if satellite not in hub.known_satellites():  # a typo must not leave a ghost device in Home Assistant
+        return SwitchOutcome(False, "unknown_satellite", f"no satellite {satellite!r} is known: it has not announced "
+                                                         "itself, connected, or been named in [satellites]")
     if driver is SatelliteDriver.HOME_ASSISTANT:
         registry.choose(satellite, driver)
         await hub.release_satellite(satellite)
@@ -124,6 +127,7 @@ async def switch_driver(hub: Hub, satellite: str, driver: SatelliteDriver, *, ta
     if take_over:
         _LOGGER.warning("satellite %s: taking it over from whoever drives it now (command)", satellite)
     link = await hub.drive_satellite(satellite, uri, take_over=take_over)
+    link.refusal = None  # only what the satellite says from now on counts (the link retries within 5 s)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout_s
     while loop.time() < deadline:

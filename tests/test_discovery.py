@@ -357,6 +357,11 @@ async def test_satellite_handed_to_home_assistant_keeps_entities_and_is_never_di
             mute = MuteCommand(command="mute", muted=True)
             ha.link.publish(TOPICS.command("kitchen"), mute)
             await wait_until(lambda: sat.core.muted, 10)
+            ghost = DriverCommand(command="driver", driver="home_assistant")
+            ha.link.publish(TOPICS.command("kitchn"), ghost)  # a typo
+            await wait_until(lambda: ha.final(ghost.id) is not None, 10)
+            assert ha.final(ghost.id).code == "unknown_satellite"
+            assert "kitchn" not in hub.known_satellites()
             # What only the hub could do says who to ask instead.
             speak = AnnounceCommand(command="announce", text="Hello")
             ha.link.publish(TOPICS.command("kitchen"), speak)
