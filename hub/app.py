@@ -342,6 +342,8 @@ class Hub:
 
         if uri in self._links:
             return
+        if self.registry.driver(expected_id, uri) is not SatelliteDriver.HUB:
+            return  # Home Assistant drives it: the hub never dials it, whoever asks (a lease, an announce)
         if self.ownership is not None and expected_id is not None and not self.ownership.want(expected_id, uri):
             return  # leased to another live hub, or being claimed: on_owned links it once it is ours
         def take_over_from_driver() -> None:
