@@ -331,3 +331,31 @@ async def test_assist_answers_what_our_matcher_does_not_know(home_assistant, hub
         ended = await ask(kitchen, recorder, speech("Turn on the coffee machine."))  # ours still comes first
         assert ended.data["handler"] == "turn_on"
     await kitchen.close()
+
+
+async def test_home_assistant_down_is_said_and_the_hub_keeps_answering(hub_models, speech, tmp_path):
+    from tests.broker import free_port
+
+    token = tmp_path / "token"
+    token.write_text("some-token\n")
+    kitchen = SimSatellite("kitchen", area="Kitchen")
+    await kitchen.start()
+    settings = HubSettings.model_validate({
+        "data_dir": str(tmp_path / "hub"), "satellites": [kitchen.uri], "mqtt": {"enabled": False},
+        "wyoming": {"enabled": False},
+        "home_assistant": {"url": f"http://127.0.0.1:{free_port()}", "token_file": str(token),
+                           "reconnect_min_s": 0.1, "reconnect_max_s": 0.5},
+    })
+    hub = Hub(settings, hub_models)
+    await hub.start()
+    try:
+        await asyncio.wait_for(kitchen.running.wait(), 10)
+        recorder = EventRecorder(hub.bus)
+        ended = await ask(kitchen, recorder, speech("Turn on the coffee machine."))
+        assert ended.data["response"].startswith("I can't reach Home Assistant right now")
+        assert "home_assistant" in hub.problems  # and on hub/state, for people and Home Assistant's own MQTT view
+        ended = await ask(kitchen, recorder, speech("What time is it?"))
+        assert ended.data["handler"] == "time" and ended.data["response"].startswith("It's ")
+    finally:
+        await hub.close()
+        await kitchen.close()

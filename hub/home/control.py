@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from hub.events import ConversationEvent, EventBus, EventKind
 from hub.home import answers
-from hub.home.model import Action, Entity, EntityState, HomeBackend, HomeError
+from hub.home.model import Action, Entity, EntityState, HomeBackend, HomeError, HomeSource
 from hub.home.targets import Targets, pick, question, resolve, same_area, spoken_name
 from hub.intents import Intent
 
@@ -110,14 +110,17 @@ class HomeControl:
     async def handle(self, intent: Intent, satellite: str, area: str, turn_id: str | None = None) -> str:
         """Carry out a device intent and return what to say."""
         entities = self.entities()
+        away = self._unreachable()
         if not entities:
-            return "I don't know any devices yet."
+            return f"I can't reach {away} right now." if away else "I don't know any devices yet."
         targets = resolve(intent.name, intent.slots, entities, area)
         if targets.ambiguous and "entity_ids" not in intent.slots:
             self._questions[satellite] = _Question(intent, list(targets.entities),
                                                    time.monotonic() + self.settings.ask_back_s)
             return question(targets.entities)
         if not targets.entities:
+            if away:  # it may well be a device of the home we cannot see at the moment
+                return f"I can't reach {away} right now, and I don't know {targets.said}."
             return self._unknown(targets, entities, area)
         if intent.name == "get_state":
             return answers.state_answer(intent, [(e, self.state(e)) for e in targets.entities])
@@ -134,6 +137,11 @@ class HomeControl:
             return f"I can't do that with {targets.said}."
         results = await asyncio.gather(*(self._act(entity, action, satellite, turn_id) for entity, action in planned))
         return answers.done_answer(intent, targets, list(results))
+
+    def _unreachable(self) -> str:
+        """The ways to devices that are down, for people ("Home Assistant"), or ""."""
+        names = {HomeSource.HOME_ASSISTANT: "Home Assistant", HomeSource.MQTT: "the MQTT broker"}
+        return " or ".join(names.get(b.source, str(b.source)) for b in self.backends if not b.available)
 
     def _unknown(self, targets: Targets, entities: Sequence[Entity], here: str) -> str:
         room = targets.area or here
