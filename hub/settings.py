@@ -88,7 +88,7 @@ class ConversationSettings(_Section):
     unsure_logprob: float = Field(default=-1.0, ge=-10.0, le=0.0,
                                   description="Ask the person to repeat when the transcript's mean log-probability "
                                               "per token is below this (natural log; 0 is certain)")
-    no_speech_prob: float = Field(default=0.6, ge=0.0, le=1.0,
+    no_speech_prob: float = Field(default=0.5, ge=0.0, le=1.0,
                                   description="Say nothing when whisper's no-speech probability is above this "
                                               "(and its transcript is not clearly confident): nobody spoke")
 

@@ -64,9 +64,11 @@ class Confidence:
 @dataclass(frozen=True)
 class DoubtSettings:
     min_avg_logprob: float = -1.0
-    """Below this mean token log-probability the transcript is a guess: ask again."""
-    max_no_speech_prob: float = 0.6
-    """Above this (with a log-probability under ``no_speech_logprob``) nobody spoke: say nothing."""
+    """Below this mean token log-probability the transcript is a guess: ask again. Measured: quiet speech
+    -0.67 at the 5th percentile, speech in pink noise -1.02, and every noisy clip under -1.0 was misheard."""
+    max_no_speech_prob: float = 0.5
+    """Above this (with a log-probability under ``no_speech_logprob``) nobody spoke: say nothing. Measured
+    (bench.stt_commands): speech 0.10 at the 95th percentile, fragments 0.46, noise alone 0.54 at the 5th."""
     no_speech_logprob: float = -0.5
     """A confident transcript is kept even when whisper also thinks there may be no speech."""
 
