@@ -158,6 +158,7 @@ async def test_fifty_satellites_soak_loses_no_command_and_leaks_nothing(broker, 
             assert all(not hub.timers.running(s.name) for s in satellites)
             forget(satellites)
             results.clear()
+            await hub.link.flush(10)  # publishes still in flight are tasks (MqttLink sends 32 at once)
             rounds.append(snapshot())
 
         since = len(recorder.events)
@@ -166,6 +167,7 @@ async def test_fifty_satellites_soak_loses_no_command_and_leaks_nothing(broker, 
         await each_satellite(recorder, EventKind.SATELLITE_DISCONNECTED, {s.name for s in satellites}, since, 30)
         assert hub.metrics().satellites_connected == 0
         assert not any(s.busy for s in hub.sessions.values())
+        await hub.link.flush(10)
         gone = snapshot()
     after = snapshot()
 
