@@ -38,12 +38,13 @@ class FastAnswer:
     """What to say; empty means end the turn silently (e.g. "stop")."""
 
 
-def say_duration(seconds: int) -> str:
+def say_duration(seconds: int, *, before_noun: bool = False) -> str:
+    """ "2 minutes and 30 seconds"; ``before_noun``: "2 minute and 30 second" (as in "the 5 minute timer")."""
     parts = []
     for unit, size in (("hour", 3600), ("minute", 60), ("second", 1)):
         amount, seconds = divmod(seconds, size)
         if amount:
-            parts.append(f"{amount} {unit}{'s' if amount != 1 else ''}")
+            parts.append(f"{amount} {unit}{'s' if amount != 1 and not before_noun else ''}")
     return " and ".join(parts) if parts else "0 seconds"
 
 
@@ -56,7 +57,7 @@ def say_time(now: datetime) -> str:
 
 
 def timer_label(timer: Timer) -> str:
-    return f"the {timer.name} timer" if timer.name else f"the {say_duration(timer.total_seconds)} timer"
+    return f"the {timer.name} timer" if timer.name else f"the {say_duration(timer.total_seconds, before_noun=True)} timer"
 
 
 class Skills:

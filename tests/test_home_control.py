@@ -233,7 +233,7 @@ async def test_timer_survives_a_hub_restart_and_rings_on_its_satellite(broker, h
             lambda e: e.kind is EventKind.TURN_ENDED and e.data.get("handler") == "announce", 30)
         finished = [TimerFinished.from_event(e) for e in kitchen.received if TimerFinished.is_type(e.type)]
         assert [f.id for f in finished] == [started[0].id]
-        assert announced.data["response"] == "The 8 seconds timer is done."
+        assert announced.data["response"] == "The 8 second timer is done."
         assert not hub.timers.running("kitchen")
         assert not hub.store.query("SELECT id FROM timers")
     finally:
