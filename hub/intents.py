@@ -9,7 +9,10 @@ Names, aliases, areas and floors come from the home's entities, whichever backen
 satellite's ``area`` makes "turn on the lights" mean that room's lights; "all the lights" means all.
 The sentence templates are parsed once; the slot lists are rebuilt only when the entity list changes.
 Matching is deterministic: hassil's best result (an entity name beats an area, then the most literal
-text), ties broken by intent name.
+text), ties broken by intent name. When nothing fits, three narrow fallbacks keep device commands
+away from the LLM: a short leading clause ("and Service, turn on ...") is dropped, "turn on the
+toaster" becomes a command for an unknown device (the answer says so), and a known device with a
+command word but no fitting sentence is asked about again.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from hassil.recognize import RecognizeResult
 from home_assistant_intents import get_intents
 
 from hub.home.model import Entity
+from hub.intent_sentences import CUSTOM_SENTENCES
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -67,59 +71,6 @@ _LEADING_WORDS = 3
 _VOLUME_STEP = 10
 """Percent per "volume up" / "louder"."""
 
-# Our own sentences, in Home Assistant's format; merged into its English data (lists are appended).
-_CUSTOM: dict[str, Any] = {
-    "intents": {
-        "HearthStop": {"data": [{"sentences": [
-            "stop [(it|that|talking|please)]", "(be quiet|quiet|shut up|silence|enough|that's enough|cancel|hush)",
-        ]}]},
-        "HearthMute": {"data": [{"sentences": [
-            "mute [(yourself|[the|your] (microphone|mic))]", "(turn|switch) off [the|your] (microphone|mic)",
-        ]}]},
-        "HearthUnmute": {"data": [{"sentences": [
-            "unmute [(yourself|[the|your] (microphone|mic))]", "(turn|switch) on [the|your] (microphone|mic)",
-        ]}]},
-        "HassToggle": {"data": [
-            {"sentences": ["toggle [<the>] {name} [<light>]"],
-             "requires_context": {"domain": ["light", "switch", "fan", "input_boolean", "cover"]},
-             "metadata": {"slot_combination": "name_only"}},
-            {"sentences": ["toggle [<all>] [<the>] {area} <light>", "toggle [(<all>|<the>)] <light> <in> [<the>] {area}"],
-             "slots": {"domain": "light"}, "metadata": {"slot_combination": "area_domain"}},
-            {"sentences": ["toggle [(<all>|<the>)] <light> [<here>]"], "slots": {"domain": "light"},
-             "requires_context": {"area": {"slot": True}}, "metadata": {"slot_combination": "domain_only"}},
-        ]},
-        "HassLightSet": {"data": [
-            {"sentences": [
-                "(<numeric_value_set>|dim|brighten) [<the>] {area} <light> [brightness] [to] {brightness}[([ ]%)| percent]",
-                "(<numeric_value_set>|dim|brighten) [(<all>|<the>)] <light> <in> [<the>] {area} to {brightness}[([ ]%)| percent]"],
-             "slots": {"domain": "light"}, "metadata": {"slot_combination": "area_brightness"}},
-            {"sentences": ["[<set>] [<the>] {area} <light> [color] [to] {color}"],
-             "slots": {"domain": "light"}, "metadata": {"slot_combination": "area_color"}},
-            {"sentences": ["(dim|brighten) [(<all>|<the>)] <light> to {brightness}[([ ]%)| percent]",
-                           "<numeric_value_set> [(<all>|<the>)] <light> to {brightness}[([ ]%)| percent]"],
-             "slots": {"domain": "light"}, "requires_context": {"area": {"slot": True}},
-             "metadata": {"slot_combination": "brightness_only"}},
-            {"sentences": ["(dim|brighten) [<the>] {name} [<light>] to {brightness}[([ ]%)| percent]"],
-             "requires_context": {"domain": ["light"]}, "metadata": {"slot_combination": "name_brightness"}},
-        ]},
-        "HassTurnOn": {"data": [{"sentences": [
-            "<turn> on <all> <light> [<everywhere>]", "<turn> <all> <light> on [<everywhere>]",
-            "<turn> on [<the>] <light> <everywhere>", "<turn> [<the>] <light> on <everywhere>"],
-            "slots": {"domain": "light"}, "metadata": {"slot_combination": "domain_all"}}]},
-        "HassTimerStatus": {"data": [{"sentences": [
-            "[<what_is>] [the] status of [the|my] timer[s]", "(what|which) timers (are|do i have) [running|set]",
-            "how (long|much time) (is|have i got) left"], "metadata": {"slot_combination": "default"}}]},
-        "HassGetCurrentDate": {"data": [{"sentences": [
-            "what day is (it|today) [today]", "(<what_is>) today", "what's today's date", "what date is it [today]",
-        ]}]},
-        "HassGetCurrentTime": {"data": [{"sentences": ["[<what_is>] the time [(now|please)]", "what's the time now"]}]},
-        "HassSetVolumeRelative": {"data": [{"sentences": ["(louder|quieter|softer)", "speak (up|louder)"],
-                                            "requires_context": {"area": {"slot": True}},
-                                            "metadata": {"slot_combination": "default"}}]},
-    },
-}
-
-
 def _keep(name: str, block: dict[str, Any]) -> bool:
     """Which of HA's sentence blocks we act on (media players, scenes, scripts... are not ours)."""
     combination = str((block.get("metadata") or {}).get("slot_combination", ""))
@@ -156,7 +107,7 @@ def load_intents(*, unknown_names: bool = False) -> Intents:
     for name, intent in data["intents"].items():
         if name in wanted:
             intents[name] = {"data": [block for block in intent["data"] if _keep(name, block)]}
-    for name, intent in _CUSTOM["intents"].items():
+    for name, intent in CUSTOM_SENTENCES["intents"].items():
         intents.setdefault(name, {"data": []})["data"].extend(intent["data"])
     if unknown_names:
         intents = {name: {"data": [b for b in intents[name]["data"]
