@@ -15,6 +15,13 @@ wakes from different rooms that close together would be treated as one utterance
     .venv/bin/python -m bench.scale [--satellites 1 5 20 50] [--talkers 1 2 4 8 16]
 
 Writes the "scale" section of docs/BENCHMARKS.md and docs/bench-scale.png.
+
+    .venv/bin/python -m bench.scale --stt-modes local 1 2 [--satellites 8] [--talkers 1 2 4 8]
+
+compares speech recognition in the hub (``local``) with 1 and 2 real ``wyoming-faster-whisper``
+servers (``.venv-peers/faster-whisper``, whisper tiny.en from our package) behind the hub's
+``[stt] servers`` pool, measures the CPU each side spends per turn, and writes the "scale-remote"
+section with a paper model of a 30-room house (bench/scale_paper.py).
 """
 
 from __future__ import annotations
@@ -245,6 +252,8 @@ async def run(ns: list[int], ks: list[int], min_turns: int, workdir: Path) -> st
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--stt-modes", nargs="+", default=None,
+                        help="compare 'local' and N remote wyoming-faster-whisper servers (e.g. local 1 2)")
     parser.add_argument("--satellites", type=int, nargs="+", default=[1, 5, 20, 50])
     parser.add_argument("--talkers", type=int, nargs="+", default=[1, 2, 4, 8, 16])
     parser.add_argument("--min-turns", type=int, default=8, help="turns per point at least (rounds of K)")
@@ -252,6 +261,15 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING)
     workdir = Path(tempfile.mkdtemp(prefix="hearth-scale-"))
     workdir.chmod(0o755)  # mosquitto drops root for its own user
+    if args.stt_modes:
+        from bench.scale_remote import run_modes
+
+        body = asyncio.run(run_modes(args.stt_modes, args.satellites[0], args.talkers, args.min_turns, workdir))
+        print(body)
+        write_result("scale-remote", body, command=(
+            f"python -m bench.scale --stt-modes {' '.join(args.stt_modes)} --satellites {args.satellites[0]} "
+            f"--talkers {' '.join(map(str, args.talkers))} --min-turns {args.min_turns}"))
+        return
     body = asyncio.run(run(args.satellites, args.talkers, args.min_turns, workdir))
     print(body)
     command = (f"python -m bench.scale --satellites {' '.join(map(str, args.satellites))} "

@@ -209,3 +209,72 @@ async def _until(predicate):
 async def _later(delay_s: float, coro):
     await asyncio.sleep(delay_s)
     return await coro
+
+
+# -- the language model over several OpenAI-compatible endpoints, and speech on a Wyoming TTS pool ------------------
+
+
+@pytest.fixture(scope="module")
+def llama_endpoint():
+    from common.models import gemma_gguf_path
+    from tests.llm_server import llama_server
+
+    with llama_server(gemma_gguf_path(), threads=1) as running:
+        yield running
+
+
+def _ask(text: str):
+    from datetime import datetime
+
+    from hub.llm.base import LlmRequest
+    from hub.turn import DEFAULT_SYSTEM_PROMPT
+
+    return LlmRequest(user_text=text, room="kitchen", now=datetime(2026, 11, 30, 13, 29),
+                      system_prompt=DEFAULT_SYSTEM_PROMPT, style="brief")
+
+
+async def test_an_answer_goes_past_a_dead_llm_endpoint_to_a_live_one(hub_models, llama_endpoint):
+    from hub.llm.base import LlmUnreachable
+    from hub.llm.openai_client import OpenAICompatible
+    from hub.remote.llm_pool import LanguageModelPool
+
+    dead_url = f"http://127.0.0.1:{free_port()}/v1"
+    endpoints = [(url, OpenAICompatible(url, "gemma", retries=0)) for url in (dead_url, llama_endpoint.url)]
+    pool: ServerPool = ServerPool("llm", endpoints, None, backoff_max_s=30.0)
+    llm = LanguageModelPool(pool)
+    first = "".join([piece async for piece in llm.stream(_ask("What is the capital of France?"))])
+    assert first.strip() and llm.retried == 1
+    dead, live = pool.servers
+    assert not dead.healthy and live.served == 1
+    started = time.perf_counter()
+    second = "".join([piece async for piece in llm.stream(_ask("Name a colour."))])
+    assert second.strip() and live.served == 2 and dead.failed_total == 1  # the dead one was not asked again
+    assert time.perf_counter() - started < 60
+    # Every endpoint out: the local model answers when there is one, else a stable, spoken error.
+    nowhere = [(dead_url, OpenAICompatible(dead_url, "gemma", retries=0))]
+    with pytest.raises(LlmUnreachable):
+        _ = [p async for p in LanguageModelPool(ServerPool("llm", nowhere, None)).stream(_ask("Hello?"))]
+    fallback = LanguageModelPool(ServerPool("llm", nowhere, None), local=hub_models.llm)
+    assert "".join([p async for p in fallback.stream(_ask("Name a fruit."))]).strip() and fallback.fell_back == 1
+
+
+async def test_speech_goes_past_a_dead_tts_server_to_a_real_wyoming_piper(tmp_path):
+    from bench.peers import PeerProcess, piper_command, running
+    from hub.remote.wyoming_tts import RemoteTextToSpeech, TtsUnreachable, tts_pool
+    from protocol.audio import TTS_FORMAT
+
+    port = free_port()
+    download = tmp_path / "piper-downloads"
+    download.mkdir()
+    async with running(PeerProcess("piper", piper_command(port, download), port, tmp_path / "piper.log")):
+        pool = tts_pool([f"tcp://127.0.0.1:{free_port()}", f"tcp://127.0.0.1:{port}"])
+        tts = RemoteTextToSpeech(pool)
+        audio = b"".join([chunk async for chunk in tts.synthesize("The kitchen light is on.")])
+        assert tts.audio_format == TTS_FORMAT
+        assert len(audio) > TTS_FORMAT.bytes_per_second // 2  # more than half a second of speech
+        assert [s.healthy for s in pool.servers] == [False, True] and tts.retried == 1
+        await pool.check(pool.servers[1])
+        assert tts.name == "piper"  # it lists 174 voices as installed: the program's name is the honest one
+        assert not list(download.iterdir())  # offline: nothing was downloaded
+    with pytest.raises(TtsUnreachable):
+        _ = [c async for c in RemoteTextToSpeech(tts_pool([f"tcp://127.0.0.1:{port}"])).synthesize("Hello.")]

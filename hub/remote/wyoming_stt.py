@@ -51,8 +51,14 @@ async def describe(address: tuple[str, int], kind: str = "asr") -> str:
         while (event := await client.read_event()) is not None:
             if Info.is_type(event.type):
                 info = Info.from_event(event)
-                names = ([m.name for p in info.asr for m in p.models] + [p.name for p in info.asr] if kind == "asr"
-                         else [v.name for p in info.tts for v in p.voices] + [p.name for p in info.tts])
+                # Installed models first: wyoming-piper lists every voice it could download, installed or not.
+                items = ([m for p in info.asr for m in p.models] if kind == "asr"
+                         else [v for p in info.tts for v in p.voices])
+                programs = info.asr if kind == "asr" else info.tts
+                if kind == "tts" and len(items) > 1:
+                    items = []  # wyoming-piper lists (as installed) every voice it knows: its name says more
+                names = ([i.name for i in items if i.installed] + [i.name for i in items]
+                         + [p.name for p in programs])
                 if not names:
                     raise ConnectionError(f"it offers no {kind} service")
                 return str(names[0]).rstrip("/").rsplit("/", 1)[-1]  # a model path: its folder's name
