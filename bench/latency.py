@@ -1,21 +1,29 @@
-"""End of speech -> first answer audio at the satellite: our streaming hub vs. Home Assistant's way, same models.
+"""Last voiced sound of the question -> first answer audio at the satellite: our hub vs. Home Assistant.
 
-Ours: the real hub in this process drives a scripted Wyoming satellite (tests/simsat.py) over TCP
-that speaks piper-made questions in real time. "End of speech" is when the last chunk holding
-speech left the satellite, "first audio" when the first answer chunk arrived there. Model calls are
-timed through thin wrappers, so every stage sits on one clock (time.monotonic, one process).
+**Zero point** for every side: the question's last voiced sample, found on the clean clip by energy
+(the end of the last 10 ms frame whose RMS is within 40 dB of the loudest frame and above -50 dBFS),
+and placed on the clock where the satellite's paced microphone delivered it.
 
-Baseline "HA way": how Home Assistant runs a turn with the same models, against the REAL
-wyoming-faster-whisper 3.8.1 and wyoming-piper 2.5.2 servers (own venvs, offline, on the whisper
-tiny.en folder and the piper voice our model packages ship; started by bench/peers.py): the same
-700 ms end-of-speech window, the whole utterance to STT over Wyoming and wait for the transcript,
-the fast-path intent or the FULL LLM reply (same llama model and prompt, in this process), the FULL
-reply to TTS over Wyoming and wait for audio-stop, then send the first chunk to a satellite socket.
+**Ours**: the real hub in this process drives a scripted Wyoming satellite (tests/simsat.py) over TCP
+that speaks piper-made questions in real time; intent-aware end of speech, speculative STT and the
+speculative answer as configured. Model calls are timed through thin wrappers (one clock).
 
-Second baseline "in-process sequential": the same sequence with the model calls in this process
-(no servers, no sockets).
+**Baseline A, real**: Home Assistant 2025.4.4 (the newest that installs here) drives our satellite over
+Wyoming with the real ``wyoming-faster-whisper`` and ``wyoming-piper`` (bench/ha_baseline.py), its own
+conversation agent and default VAD, for the fast-path cases; timed at the satellite.
 
-    .venv/bin/python -m bench.latency [--repeats 7]
+**Baseline B, reproduced**: Home Assistant's current streaming turn (2025.7 and later) for language-model
+answers, against the same real servers: end of speech after HA's default 0.7 s of silence
+(``assist_pipeline/vad.py``: ``VadSensitivity.DEFAULT`` -> 0.7 s, ``VoiceCommandSegmenter.silence_seconds``
+0.7; our Silero endpointer stands in for HA's VAD), the utterance streamed to STT during speech and
+``audio-stop`` when the window closes, the LLM's deltas fed to wyoming-piper as a text stream
+(``synthesize-start``/``synthesize-chunk``/``synthesize-stop``) once the reply exceeds 60 characters
+(``assist_pipeline/pipeline.py``: ``STREAM_RESPONSE_CHARS = 60``; a shorter reply is synthesised whole),
+and piper's first audio chunk forwarded to a satellite socket at once.
+
+**In-process sequential**: B's sequence with the models called in this process, no streaming.
+
+    .venv/bin/python -m bench.latency [--repeats 3] [--no-ha]
 """
 
 from __future__ import annotations
@@ -33,15 +41,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from wyoming.asr import Transcribe, Transcript
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
 from wyoming.client import AsyncTcpClient
 from wyoming.event import async_read_event, async_write_event
-from wyoming.tts import Synthesize
+from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, SynthesizeStop
 
 from bench import peers
+from bench.pause_set import DEFAULT_WINDOWS
+from bench.pause_set import measure as measure_pauses
+from bench.pause_set import report as pause_report
 from bench.results import write_result
 from hub.app import Hub, Models
+from hub.endpointing import Endpointer, EndpointSettings
 from hub.events import EventKind, EventRecorder
 from hub.llm.base import LlmRequest
 from hub.settings import HubSettings
@@ -49,12 +62,28 @@ from protocol.audio import MIC_CHUNK_SAMPLES, MIC_FORMAT
 from tests.audio_fixtures import SpeechMaker
 from tests.simsat import SimSatellite
 
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    question: str
+    style: str
+    llm: bool
+    device: str | None = None
+    """An entity the command switches on (reset between runs); needs the Home Assistant peer."""
+
+
 CASES = [
-    ("fast path", "What time is it?", "normal"),
-    ("one-sentence LLM answer", "What is the capital of France?", "brief"),
-    ("three-sentence LLM answer", "Tell me about the moon.", "detailed"),
+    Case("fast path: time", "What time is it?", "normal", llm=False),
+    Case("fast path: device", "Turn on the big light.", "normal", llm=False, device="light.kitchen_ceiling"),
+    Case("one-sentence LLM answer", "What is the capital of France?", "brief", llm=True),
+    Case("three-sentence LLM answer", "Tell me about the moon.", "detailed", llm=True),
 ]
-OVERHEAD_TARGET_MS = 50.0
+FAST_TARGET, LLM_TARGET, OVERHEAD_TARGET_MS = 0.35, 0.5, 10.0
+HA_SILENCE_S = 0.7
+"""HA's default end-of-speech silence (assist_pipeline/vad.py: VadSensitivity.DEFAULT.to_seconds() = 0.7)."""
+HA_STREAM_RESPONSE_CHARS = 60
+"""assist_pipeline/pipeline.py: TTS streams the reply once it is longer than this."""
 
 
 def pct(values: list[float], q: float) -> float:
@@ -66,6 +95,28 @@ def med(rows: list[dict[str, float]], key: str) -> float:
     return statistics.median([r[key] for r in rows])
 
 
+# -- the zero point -----------------------------------------------------------------------------------------------
+
+def last_voiced_sample(pcm: bytes, frame: int = 160) -> int:
+    """Index of the last voiced sample: the end of the last 10 ms frame within 40 dB of the loudest, above -50 dBFS."""
+    x = np.frombuffer(pcm, dtype=np.int16).astype(np.float64)
+    frames = x[: len(x) // frame * frame].reshape(-1, frame)
+    db = 20 * np.log10(np.sqrt(np.mean(frames**2, axis=1)) / 32768 + 1e-12)
+    voiced = np.flatnonzero(db > max(-50.0, float(db.max()) - 40.0))
+    return int((voiced[-1] + 1) * frame - 1)
+
+
+def ha_window_ms(pcm: bytes, last_voiced: int, silence_s: float = HA_SILENCE_S) -> float:
+    """ms from the last voiced sample until a 0.7 s end-of-speech window closes on this clip (VAD in audio time)."""
+    endpointer = Endpointer(EndpointSettings(silence_ms=int(silence_s * 1000)))
+    audio = pcm + bytes(int(MIC_FORMAT.bytes_per_second * (silence_s + 1.0)))
+    step = MIC_CHUNK_SAMPLES * MIC_FORMAT.width
+    for offset in range(0, len(audio), step):
+        if endpointer.feed(audio[offset:offset + step], 0.0):
+            break
+    return endpointer.audio_ms - 1000 * (last_voiced + 1) / MIC_FORMAT.rate
+
+
 # -- model call probes: the hub's models, wrapped to time each call on the hub clock -------------------------------
 
 @dataclass
@@ -73,18 +124,14 @@ class LlmCall:
     start: float
     request: LlmRequest
     pieces: list[float] = field(default_factory=list)
-    """When each text piece arrived."""
     end: float | None = None
-    """When the stream ended by itself (the stop sequence was generated)."""
 
 
 @dataclass
 class Calls:
     stt: list[tuple[float, float]] = field(default_factory=list)
-    """(start, end) of each transcribe call."""
     llm: list[LlmCall] = field(default_factory=list)
     tts: list[tuple[float, list[float]]] = field(default_factory=list)
-    """(start, time of each chunk) of each synthesize call."""
 
     def clear(self) -> None:
         self.stt.clear()
@@ -102,9 +149,9 @@ class _Probe:
 
 
 class SttProbe(_Probe):
-    async def transcribe(self, pcm: bytes, satellite: str) -> Any:
+    async def transcribe(self, pcm: bytes, satellite: str, **kwargs: Any) -> Any:
         started = time.monotonic()
-        result = await self._inner.transcribe(pcm, satellite)
+        result = await self._inner.transcribe(pcm, satellite, **kwargs)
         self._calls.stt.append((started, time.monotonic()))
         return result
 
@@ -128,13 +175,13 @@ class LlmProbe(_Probe):
 
 
 class TtsProbe(_Probe):
-    def synthesize(self, text: str) -> AsyncIterator[bytes]:
-        return self._synthesize(text)
+    def synthesize(self, text: str, **kwargs: Any) -> AsyncIterator[bytes]:
+        return self._synthesize(text, **kwargs)
 
-    async def _synthesize(self, text: str) -> AsyncIterator[bytes]:
+    async def _synthesize(self, text: str, **kwargs: Any) -> AsyncIterator[bytes]:
         times: list[float] = []
         self._calls.tts.append((time.monotonic(), times))
-        inner = self._inner.synthesize(text)
+        inner = self._inner.synthesize(text, **kwargs)
         try:
             async for chunk in inner:
                 times.append(time.monotonic())
@@ -152,9 +199,11 @@ class OurTurn:
     response: str
     handler: str
     request: LlmRequest | None
+    by: str
+    speculative: str | None
 
 
-async def ours(hub: Hub, sat: SimSatellite, calls: Calls, pcm: bytes, style: str) -> OurTurn:
+async def ours(hub: Hub, sat: SimSatellite, calls: Calls, pcm: bytes, last_voiced: int, style: str) -> OurTurn:
     hub.services.style_for = lambda satellite, room: style
     recorder = EventRecorder()
     unsubscribe = hub.bus.subscribe(recorder)
@@ -169,40 +218,44 @@ async def ours(hub: Hub, sat: SimSatellite, calls: Calls, pcm: bytes, style: str
     await asyncio.wait_for(answer.done.wait(), 60)
     assert sat.speech_end_t is not None and answer.first_chunk_t is not None
 
-    def when(kind: EventKind) -> float | None:
-        return next((e.t for e in recorder.events if e.kind is kind), None)
+    def first(kind: EventKind) -> Any:
+        return next((e for e in recorder.events if e.kind is kind), None)
 
-    zero = sat.speech_end_t
+    def when(kind: EventKind) -> float | None:
+        event = first(kind)
+        return None if event is None else event.t
+
+    # SimSatellite sends a chunk when its last sample is "captured": the chunk holding the clip's end left at
+    # speech_end_t, and the last voiced sample was spoken that many samples earlier.
+    chunk = MIC_CHUNK_SAMPLES
+    samples = len(pcm) // MIC_FORMAT.width
+    zero = sat.speech_end_t - (((samples - 1) // chunk + 1) * chunk - (last_voiced + 1)) / MIC_FORMAT.rate
     decided, transcript = when(EventKind.SPEECH_ENDED), when(EventKind.TRANSCRIPT)
     sentence, sent = when(EventKind.SENTENCE), when(EventKind.AUDIO_STARTED)
     first_token = when(EventKind.FIRST_TOKEN)
     assert decided is not None and transcript is not None and sentence is not None and sent is not None
-    # Model compute on the critical path, each from its own call's start.
     used_stt = max((c for c in calls.stt if c[1] <= transcript), key=lambda c: c[1])
     stt_after_decision = max(0.0, used_stt[1] - decided)
-    llm_to_first_sentence = 0.0
+    llm_critical = 0.0
     request = None
-    if calls.llm:
-        # Up to the LLM's last output before the sentence left: the piece after its final stop, or the end of
-        # the stream when the answer's last sentence is its first (the model must generate the stop sequence).
-        llm = calls.llm[0]
+    llm_start = None
+    adopted = [c for c in calls.llm if c.start <= sentence]
+    if adopted:
+        # The call that spoke (a speculative one may have started before the decision); only its work after the
+        # transcript is on the critical path.
+        llm = adopted[-1]
         request = llm.request
+        llm_start = max(llm.start, transcript)
         outputs = [t for t in (*llm.pieces, llm.end) if t is not None and t <= sentence]
-        llm_to_first_sentence = max(outputs, default=llm.start) - llm.start
+        llm_critical = max(0.0, max(outputs, default=llm_start) - llm_start)
     tts_start, tts_times = calls.tts[0]
     tts_first_chunk = tts_times[0] - tts_start
+    action = first(EventKind.DEVICE_ACTION)
+    device_ms = float(action.data.get("ms", 0.0)) if action is not None else 0.0
     total = answer.first_chunk_t - zero
     endpointing = decided - zero
-    model_start = calls.llm[0].start if calls.llm else tts_start
     ms = 1000.0
-    # The overhead, split where it happens (the five add up to it).
-    split = {
-        "o_transcript": ms * (transcript - (decided + stt_after_decision)),
-        "o_to_model": ms * (model_start - transcript),
-        "o_sentence_to_tts": ms * (tts_start - (model_start + llm_to_first_sentence)) if calls.llm else 0.0,
-        "o_chunk_to_sent": ms * (sent - tts_times[0]),
-        "o_to_satellite": ms * (answer.first_chunk_t - sent),
-    }
+    llm_started = first(EventKind.LLM_STARTED)
     stages = {
         "total": ms * total,
         "endpointing": ms * endpointing,
@@ -212,18 +265,22 @@ async def ours(hub: Hub, sat: SimSatellite, calls: Calls, pcm: bytes, style: str
         "sent": ms * (sent - zero),
         "stt_compute": ms * (used_stt[1] - used_stt[0]),
         "stt_after_endpointing": ms * stt_after_decision,
-        "llm_first_sentence": ms * llm_to_first_sentence,
+        "llm_first_sentence": ms * llm_critical,
+        "device": device_ms,
         "tts_first_chunk": ms * tts_first_chunk,
-        "overhead": ms * (total - endpointing - stt_after_decision - llm_to_first_sentence - tts_first_chunk),
-        **split,
+        "overhead": ms * (total - endpointing - stt_after_decision - llm_critical - tts_first_chunk) - device_ms,
+        "early": 1.0 if first(EventKind.SPEECH_ENDED).data.get("by") == "command" else 0.0,
+        "hit": 1.0 if llm_started is not None and llm_started.data.get("speculative") == "hit" else 0.0,
     }
-    return OurTurn(stages, str(ended.data.get("response", "")), str(ended.data.get("handler")), request)
+    return OurTurn(stages, str(ended.data.get("response", "")), str(ended.data.get("handler")), request,
+                   str(first(EventKind.SPEECH_ENDED).data.get("by")),
+                   None if llm_started is None else llm_started.data.get("speculative"))
 
 
-# -- baselines -------------------------------------------------------------------------------------------------------
+# -- baselines B and in-process ---------------------------------------------------------------------------------------
 
 class SatelliteSink:
-    """Stands for the satellite in the baselines: records when the first answer chunk arrives."""
+    """Stands for the satellite in baseline B: records when the first answer chunk arrives."""
 
     def __init__(self) -> None:
         self.first_chunk_t: float | None = None
@@ -251,7 +308,6 @@ class SatelliteSink:
             self._tasks.discard(task)
 
     async def send_first(self, start: AudioStart, chunk: AudioChunk) -> float:
-        """Send what a hub sends first; returns when the chunk arrived at the 'satellite'."""
         assert self._writer is not None
         self.first_chunk_t = None
         self.got_chunk.clear()
@@ -263,7 +319,7 @@ class SatelliteSink:
 
     async def close(self) -> None:
         if self._writer is not None:
-            self._writer.close()  # the reading side sees the end of the stream and finishes
+            self._writer.close()
         if self._server is not None:
             self._server.close()
         if self._tasks:
@@ -272,28 +328,30 @@ class SatelliteSink:
                 task.cancel()
 
 
-async def _llm_reply(models: Models, request: LlmRequest) -> str:
-    return "".join([piece async for piece in models.llm.stream(request)])
+async def _first_audio(tts: AsyncTcpClient) -> tuple[AudioStart, AudioChunk, float]:
+    start: AudioStart | None = None
+    while (event := await asyncio.wait_for(tts.read_event(), 60)) is not None:
+        if AudioStart.is_type(event.type):
+            start = AudioStart.from_event(event)
+        elif AudioChunk.is_type(event.type):
+            assert start is not None
+            return start, AudioChunk.from_event(event), time.monotonic()
+    raise RuntimeError("wyoming-piper sent no audio")
 
 
-async def ha_way(stt_port: int, tts_port: int, sink: SatelliteSink, models: Models, pcm: bytes,
-                 silence_ms: int, turn: OurTurn) -> dict[str, float]:
-    """One turn the way Home Assistant runs it against the real Wyoming servers; stage times in ms.
-
-    Its end-of-speech wait is the one our hub measured in the same repeat (same audio, same window).
-    """
-    window = turn.stages["endpointing"]
-    audio = pcm + bytes(int(MIC_FORMAT.bytes_per_second * silence_ms / 1000))
+async def ha_streaming(stt_port: int, tts_port: int, sink: SatelliteSink, models: Models, pcm: bytes,
+                       window_ms: float, turn: OurTurn) -> dict[str, float]:
+    """Baseline B: Home Assistant's current streaming turn against the real Wyoming servers; stage times in ms."""
+    audio = pcm + bytes(int(MIC_FORMAT.bytes_per_second * HA_SILENCE_S))
     step = MIC_CHUNK_SAMPLES * MIC_FORMAT.width
     fmt = dict(rate=MIC_FORMAT.rate, width=MIC_FORMAT.width, channels=MIC_FORMAT.channels)
     async with AsyncTcpClient("127.0.0.1", stt_port) as stt:
-        # HA streams the microphone to STT while the user speaks: all of it is there before the window closes.
         await stt.write_event(Transcribe(language="en").event())
         await stt.write_event(AudioStart(**fmt).event())
-        for offset in range(0, len(audio), step):
+        for offset in range(0, len(audio), step):  # streamed during speech: all there when the window closes
             await stt.write_event(AudioChunk(audio=audio[offset:offset + step], **fmt).event())
         await asyncio.sleep(0.1)
-        t0 = time.monotonic()  # the end-of-speech window closes: HA sends audio-stop
+        t0 = time.monotonic()  # the window closes: audio-stop
         await stt.write_event(AudioStop().event())
         while (event := await asyncio.wait_for(stt.read_event(), 60)) is not None:
             if Transcript.is_type(event.type):
@@ -302,72 +360,128 @@ async def ha_way(stt_port: int, tts_port: int, sink: SatelliteSink, models: Mode
         else:
             raise RuntimeError("wyoming-faster-whisper closed without a transcript")
     t_stt = time.monotonic()
-    if turn.request is None:  # the fast path: an intent, answered without the LLM
-        reply = turn.response
-    else:
-        reply = await _llm_reply(models, dataclasses.replace(turn.request, user_text=text.strip()))
-    t_llm = time.monotonic()
-    first: tuple[AudioStart, AudioChunk] | None = None
-    start: AudioStart | None = None
-    t_tts_first = 0.0
     async with AsyncTcpClient("127.0.0.1", tts_port) as tts:
-        await tts.write_event(Synthesize(text=reply).event())
-        while (event := await asyncio.wait_for(tts.read_event(), 60)) is not None:
-            if AudioStart.is_type(event.type):
-                start = AudioStart.from_event(event)
-            elif AudioChunk.is_type(event.type) and first is None:
-                t_tts_first = time.monotonic()
-                assert start is not None
-                first = (start, AudioChunk.from_event(event))
-            elif AudioStop.is_type(event.type):
-                break
-    t_tts = time.monotonic()
-    assert first is not None, "wyoming-piper sent no audio"
-    t_sat = await sink.send_first(*first)
+        reader: asyncio.Task[tuple[AudioStart, AudioChunk, float]] = asyncio.create_task(_first_audio(tts))
+        try:
+            if turn.request is None:  # an intent's reply: short, synthesised whole
+                reply, streamed = turn.response, False
+                await tts.write_event(Synthesize(text=reply).event())
+            else:
+                reply, streamed = "", False
+                async for piece in models.llm.stream(dataclasses.replace(turn.request, user_text=text.strip())):
+                    reply += piece
+                    if streamed:
+                        await tts.write_event(SynthesizeChunk(text=piece).event())
+                    elif len(reply) > HA_STREAM_RESPONSE_CHARS:
+                        streamed = True
+                        await tts.write_event(SynthesizeStart().event())
+                        await tts.write_event(SynthesizeChunk(text=reply).event())
+                if streamed:
+                    await tts.write_event(Synthesize(text=reply).event())  # HA sends it too; piper ignores it
+                    await tts.write_event(SynthesizeStop().event())
+                else:
+                    await tts.write_event(Synthesize(text=reply).event())
+            t_llm = time.monotonic()
+            start, chunk, t_first = await reader
+        finally:
+            reader.cancel()
+            with contextlib.suppress(BaseException):
+                await reader
+    t_sat = await sink.send_first(start, chunk)
     ms = 1000.0
-    return {"total": window + ms * (t_sat - t0), "window": window, "stt": ms * (t_stt - t0),
-            "llm": ms * (t_llm - t_stt), "tts_first_chunk": ms * (t_tts_first - t_llm), "tts": ms * (t_tts - t_llm),
-            "send": ms * (t_sat - t_tts)}
+    return {"total": window_ms + ms * (t_sat - t0), "window": window_ms, "stt": ms * (t_stt - t0),
+            "llm": ms * (t_llm - t_stt), "first_chunk": ms * (t_first - t_stt), "streamed": float(streamed),
+            "send": ms * (t_sat - t_first)}
 
 
-async def in_process(models: Models, pcm: bytes, silence_ms: int, turn: OurTurn) -> dict[str, float]:
-    """The same sequence with the models called in this process (no servers, no sockets)."""
-    audio = pcm + bytes(int(MIC_FORMAT.bytes_per_second * silence_ms / 1000))
-    window = turn.stages["endpointing"]
+async def in_process(models: Models, pcm: bytes, window_ms: float, turn: OurTurn) -> dict[str, float]:
+    """B's sequence with the models in this process and no streaming (full reply, full TTS)."""
+    audio = pcm + bytes(int(MIC_FORMAT.bytes_per_second * HA_SILENCE_S))
     t0 = time.monotonic()
     text = (await models.stt.transcribe(audio, "baseline")).text
     t_stt = time.monotonic()
     if turn.request is None:
         reply = turn.response
     else:
-        reply = await _llm_reply(models, dataclasses.replace(turn.request, user_text=text.strip()))
+        request = dataclasses.replace(turn.request, user_text=text.strip())
+        reply = "".join([piece async for piece in models.llm.stream(request)])
     t_llm = time.monotonic()
     chunks = [chunk async for chunk in models.tts.synthesize(reply)]
     assert chunks
     t_tts = time.monotonic()
     ms = 1000.0
-    return {"total": window + ms * (t_tts - t0), "stt": ms * (t_stt - t0), "llm": ms * (t_llm - t_stt),
+    return {"total": window_ms + ms * (t_tts - t0), "stt": ms * (t_stt - t0), "llm": ms * (t_llm - t_stt),
             "tts": ms * (t_tts - t_llm)}
 
 
 # -- the run ---------------------------------------------------------------------------------------------------------
 
-async def run(repeats: int, conversation: dict[str, int]) -> str:
+@dataclass
+class CaseResult:
+    case: Case
+    window_ms: float
+    ours: list[dict[str, float]] = field(default_factory=list)
+    a: list[dict[str, float]] = field(default_factory=list)
+    b: list[dict[str, float]] = field(default_factory=list)
+    local: list[dict[str, float]] = field(default_factory=list)
+    heard_a: list[str] = field(default_factory=list)
+    handler: str = ""
+
+
+async def _device_off(ha: Any, entity: str) -> None:
+    await asyncio.to_thread(ha.peer.call_service, "light", "turn_off", entity_id=entity)
+    await asyncio.to_thread(ha.peer.wait_state, entity, "off", 10)
+
+
+async def _hub_sees(hub: Hub, text: str, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while hub.services.matcher.match(text, "Kitchen") is None:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the hub's home never understood {text!r}")
+        await asyncio.sleep(0.5)
+
+
+async def run(repeats: int, conversation: dict[str, int], use_ha: bool) -> str:
+    from bench.ha_baseline import HomeAssistantBaseline
+
     load_before = os.getloadavg()
+    started = time.monotonic()
     logs = Path(tempfile.mkdtemp(prefix="hearth-latency-"))
     stt_port, tts_port = peers.free_port(), peers.free_port()
     whisper = peers.PeerProcess("wyoming-faster-whisper", peers.whisper_command(stt_port), stt_port,
                                 logs / "wyoming-faster-whisper.log")
+    (logs / "piper-downloads").mkdir()
     piper = peers.PeerProcess("wyoming-piper", peers.piper_command(tts_port, logs / "piper-downloads"), tts_port,
                               logs / "wyoming-piper.log")
-    (logs / "piper-downloads").mkdir()
-    settings = HubSettings.model_validate({"mqtt": {"enabled": False}, "wyoming": {"enabled": False},
-                                           "data_dir": str(logs / "hub"), "conversation": conversation})
+    base = {"mqtt": {"enabled": False}, "wyoming": {"enabled": False}, "data_dir": str(logs / "hub"),
+            "conversation": conversation}
+    results: list[CaseResult] = []
+    ha_error = None
+    ha: HomeAssistantBaseline | None = None
+    pauses_text = ""
     async with peers.running(whisper, piper):
-        print(f"peers ready: wyoming-faster-whisper in {whisper.ready_s:.1f} s, wyoming-piper in {piper.ready_s:.1f} s")
-        models = await asyncio.to_thread(Models.load, settings)
+        print(f"peers ready: wyoming-faster-whisper in {whisper.ready_s:.1f} s, wyoming-piper in {piper.ready_s:.1f} s",
+              flush=True)
+        models_task = asyncio.create_task(asyncio.to_thread(Models.load, HubSettings.model_validate(base)))
+        if use_ha:
+            ha = HomeAssistantBaseline(stt_port, tts_port, logs)
+            try:
+                await ha.start()
+                print(f"Home Assistant {ha.version} drives our satellite (VAD {ha.silence_seconds} s)", flush=True)
+            except Exception as err:  # reported in the results: baseline A is then missing, the rest still runs
+                ha_error = f"{type(err).__name__}: {err}"
+                print(f"baseline A unavailable: {ha_error}", flush=True)
+                with contextlib.suppress(Exception):
+                    await ha.close()
+                ha = None
+        models = await models_task
+        values = dict(base)
+        if ha is not None:
+            values["home_assistant"] = {"url": ha.peer.url, "token_file": str(ha.peer.token_file),
+                                        "version": ha.peer.version}
+        settings = HubSettings.model_validate(values)
         speech = SpeechMaker(models.tts)
-        sat = SimSatellite("kitchen")
+        sat = SimSatellite("kitchen", "Kitchen")
         await sat.start()
         hub = Hub(settings.model_copy(update={"satellites": [sat.uri]}), models)
         calls = Calls()
@@ -378,114 +492,165 @@ async def run(repeats: int, conversation: dict[str, int]) -> str:
         await sink.start()
         await hub.start()
         await asyncio.wait_for(sat.running.wait(), 10)
-        silence_ms = settings.conversation.silence_ms
-        results: list[tuple[str, list[dict[str, float]], list[dict[str, float]], list[dict[str, float]]]] = []
         try:
-            for name, question, style in CASES:
-                pcm = speech(question)
-                warm = await ours(hub, sat, calls, pcm, style)  # warm-up: prompt cache, allocations, both paths
-                await ha_way(stt_port, tts_port, sink, models, pcm, silence_ms, warm)
-                mine, ha, local = [], [], []
-                for _ in range(repeats):  # interleaved, so that load changes hit all three alike
-                    turn = await ours(hub, sat, calls, pcm, style)
-                    mine.append(turn.stages)
-                    ha.append(await ha_way(stt_port, tts_port, sink, models, pcm, silence_ms, turn))
-                    local.append(await in_process(models, pcm, silence_ms, turn))
-                results.append((name, mine, ha, local))
-                print(f"{name}: ours {med(mine, 'total'):.0f} ms, HA way {med(ha, 'total'):.0f} ms, in-process "
-                      f"{med(local, 'total'):.0f} ms, overhead {med(mine, 'overhead'):.0f} ms "
-                      f"(handler {turn.handler})")
+            wake = speech("Hey Jarvis.")
+            for case in CASES:
+                if case.device is not None:
+                    if ha is None:
+                        continue
+                    await _hub_sees(hub, case.question.rstrip("."))
+                pcm = speech(case.question)
+                last = last_voiced_sample(pcm)
+                result = CaseResult(case, ha_window_ms(pcm, last))
+                for index in range(repeats + 1):  # the first is a warm-up; the sides interleave
+                    if case.device is not None and ha is not None:
+                        await _device_off(ha, case.device)
+                    turn = await ours(hub, sat, calls, pcm, last, case.style)
+                    if index:
+                        result.ours.append(turn.stages)
+                        result.handler = turn.handler
+                    if not case.llm and ha is not None:
+                        if case.device is not None:
+                            await _device_off(ha, case.device)
+                        side = await ha.turn(wake, pcm, last)
+                        if index:
+                            result.a.append({"total": side["total"]})
+                            result.heard_a.append(f"{side['run']['heard']!r} -> {side['run']['answer']!r}")
+                    if case.llm:
+                        b = await ha_streaming(stt_port, tts_port, sink, models, pcm, result.window_ms, turn)
+                        if index:
+                            result.b.append(b)
+                    local = await in_process(models, pcm, result.window_ms, turn)
+                    if index:
+                        result.local.append(local)
+                results.append(result)
+                line = f"{case.name}: ours {med(result.ours, 'total'):.0f} ms (handler {result.handler})"
+                for label, rows in (("A", result.a), ("B", result.b), ("in-process", result.local)):
+                    if rows:
+                        line += f", {label} {med(rows, 'total'):.0f} ms"
+                print(line, flush=True)
+            stats = dataclasses.asdict(hub.services.speculation)
         finally:
             await hub.close()
             await sat.close()
             await sink.close()
+            if ha is not None:
+                await ha.close()
+        # The pause set on the same models (whisper's time per guess is part of what it measures).
+        conv = settings.conversation
+        items = await measure_pauses(models.stt, speech, conv.speculative_stt_ms)
+        pauses_text = pause_report(items, tuple(sorted({*DEFAULT_WINDOWS, conv.command_silence_ms})),
+                                   conv.command_silence_ms, conv.speculative_stt_ms, conv.silence_ms)
     load_after = os.getloadavg()
-    return report(results, repeats, silence_ms, load_before, load_after)
+    return report(results, repeats, settings, ha_error, ha, stats, pauses_text, load_before, load_after,
+                  time.monotonic() - started)
 
 
-def report(results: list[tuple[str, list[dict[str, float]], list[dict[str, float]], list[dict[str, float]]]],
-           repeats: int, silence_ms: int, load_before: tuple[float, float, float],
-           load_after: tuple[float, float, float]) -> str:
+def _cell(rows: list[dict[str, float]], key: str = "total") -> str:
+    if not rows:
+        return "-"
+    return f"{med(rows, key):.0f} ({pct([r[key] for r in rows], 0.95):.0f})"
+
+
+def report(results: list[CaseResult], repeats: int, settings: HubSettings, ha_error: str | None, ha: Any,
+           stats: dict[str, Any], pauses_text: str, load_before: tuple[float, float, float],
+           load_after: tuple[float, float, float], wall_s: float) -> str:
+    conv = settings.conversation
     lines = [
-        "How to run: `.venv/bin/python -m bench.latency` (peers installed by scripts/install-peers.sh on first "
-        "use; about 5 minutes).",
+        "How to run: `.venv/bin/python -m bench.latency --repeats 3` (peers installed by scripts/install-peers.sh on "
+        f"first use; this run took {wall_s / 60:.0f} minutes of wall time, most of it starting Home Assistant).",
         "",
-        "End of speech -> first answer audio at the satellite, ms. **HA way** = Home Assistant's sequential turn "
-        "against the real `wyoming-faster-whisper==3.8.1` and `wyoming-piper==2.5.2` servers (same whisper tiny.en "
-        "int8 files, beam 1, 2 threads; same piper voice; same llama model and prompt, full reply before TTS, full "
-        "TTS before sending). **In-process** = the same sequence with no servers.",
+        "Last voiced sound of the question -> first answer audio at the satellite, ms, median (p95). **Zero** = the "
+        "question's last voiced sample (end of the last 10 ms frame within 40 dB of the loudest and above -50 dBFS, "
+        "on the clean clip), on the clock of the satellite's paced microphone, for every side. **Ours** = the hub "
+        f"at its defaults (`silence_ms` {conv.silence_ms}, `command_silence_ms` {conv.command_silence_ms}, "
+        f"`speculative_stt_ms` {conv.speculative_stt_ms}, speculative answer "
+        f"{'on' if conv.speculative_answer else 'off'}). **A** = Home Assistant "
+        f"{getattr(ha, 'version', '2025.4.4') or '2025.4.4'} (real) driving our satellite over Wyoming with the real "
+        "`wyoming-faster-whisper==3.8.1` + `wyoming-piper==2.5.2` (same whisper tiny.en int8 files, beam 1, 2 threads; "
+        "same piper voice), its own conversation agent and default VAD (the satellite's VAD sensitivity "
+        f"select: {getattr(ha, 'silence_seconds', 0.7) or 0.7} s), timed when the first answer chunk reached the "
+        "satellite process. **B** = HA's current streaming turn reproduced against the same servers: 0.7 s window "
+        "(`homeassistant/components/assist_pipeline/vad.py`: `VadSensitivity.DEFAULT` -> 0.7, "
+        "`VoiceCommandSegmenter.silence_seconds = 0.7`), audio streamed to STT during speech, LLM deltas to "
+        "wyoming-piper's text stream once the reply is over 60 characters (`assist_pipeline/pipeline.py`: "
+        "`STREAM_RESPONSE_CHARS = 60`), piper's first chunk to a satellite socket at once; same llama model and "
+        "request as ours. **In-process** = B's sequence with the models in this process, nothing streamed.",
         "",
-        "| case | ours median | ours p95 | HA way median | HA way p95 | ours / HA way | in-process median "
-        "| ours / in-process |",
-        "|---|---|---|---|---|---|---|---|",
+        "| case | ours | A: real HA | ours / A | B: HA streaming | ours / B | in-process | ours / in-process "
+        "| target | met? |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for name, mine, ha, local in results:
-        totals, ha_totals = [m["total"] for m in mine], [h["total"] for h in ha]
-        lines.append(f"| {name} | {med(mine, 'total'):.0f} | {pct(totals, 0.95):.0f} | {med(ha, 'total'):.0f} | "
-                     f"{pct(ha_totals, 0.95):.0f} | {med(mine, 'total') / med(ha, 'total'):.2f} | "
-                     f"{med(local, 'total'):.0f} | {med(mine, 'total') / med(local, 'total'):.2f} |")
+    verdicts = []
+    for r in results:
+        mine = med(r.ours, "total")
+        ratio_a = f"{mine / med(r.a, 'total'):.2f}" if r.a else "-"
+        ratio_b = f"{mine / med(r.b, 'total'):.2f}" if r.b else "-"
+        if r.case.llm:
+            target, ratio = f"<= {LLM_TARGET}x B", (mine / med(r.b, "total") if r.b else None)
+            limit = LLM_TARGET
+        else:
+            target, ratio = f"<= {FAST_TARGET}x A", (mine / med(r.a, "total") if r.a else None)
+            limit = FAST_TARGET
+        met = "-" if ratio is None else ("yes" if ratio <= limit else f"**no** (+{ratio - limit:.2f})")
+        verdicts.append((r.case.name, ratio, limit))
+        lines.append(f"| {r.case.name} | {_cell(r.ours)} | {_cell(r.a)} | {ratio_a} | {_cell(r.b)} | {ratio_b} | "
+                     f"{_cell(r.local)} | {mine / med(r.local, 'total'):.2f} | {target} | {met} |")
+    if ha_error:
+        lines += ["", f"Baseline A could not run: `{ha_error}`; the device case needs it and was skipped."]
     lines += [
         "",
-        "**Ours, per stage** (medians, ms after the true end of speech, one clock; model compute from timing the "
-        "model calls themselves):",
+        "**Ours, per stage** (medians, ms after the zero; compute from timing the model calls themselves):",
         "",
-        "| case | end of speech decided | transcript | first token | first sentence | first chunk sent (hub) "
-        "| at satellite | STT left after decision | LLM to 1st sentence | TTS 1st chunk | overhead median | "
-        "overhead p95 |",
+        "| case | end of speech decided | early commits | transcript | first token | first sentence | at satellite "
+        "| STT left after decision | LLM after transcript (speculative hits) | device action | TTS 1st chunk "
+        "| overhead median (p95) |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for name, mine, _, _ in results:
-        over = [m["overhead"] for m in mine]
-        lines.append(f"| {name} | " + " | ".join(f"{med(mine, k):.0f}" for k in (
-            "endpointing", "transcript", "first_token", "first_sentence", "sent", "total",
-            "stt_after_endpointing", "llm_first_sentence", "tts_first_chunk")) +
-            f" | {statistics.median(over):.1f} | {pct(over, 0.95):.1f} |")
+    for r in results:
+        n = len(r.ours)
+        over = [m["overhead"] for m in r.ours]
+        early = int(sum(m["early"] for m in r.ours))
+        hits = int(sum(m["hit"] for m in r.ours))
+        lines.append(
+            f"| {r.case.name} | {med(r.ours, 'endpointing'):.0f} | {early}/{n} | {med(r.ours, 'transcript'):.0f} | "
+            f"{med(r.ours, 'first_token'):.0f} | {med(r.ours, 'first_sentence'):.0f} | {med(r.ours, 'total'):.0f} | "
+            f"{med(r.ours, 'stt_after_endpointing'):.0f} | {med(r.ours, 'llm_first_sentence'):.0f} "
+            f"({hits}/{n if r.case.llm else 0}) | {med(r.ours, 'device'):.0f} | {med(r.ours, 'tts_first_chunk'):.0f} | "
+            f"{statistics.median(over):.1f} ({pct(over, 0.95):.1f}) |")
     lines += [
         "",
-        "**Where our overhead goes** (medians, ms; the five parts add up to the overhead of each run):",
+        "**B, per stage** (medians, ms): end-of-speech window from the zero (0.7 s of VAD silence, in audio time), "
+        "then from the window's close: transcript, LLM done, piper's first chunk, and that chunk at the satellite.",
         "",
-        "| case | STT done -> transcript event | transcript -> model call (intent, memory, prompt) "
-        "| LLM output -> TTS call (chunking, sentence event) | TTS chunk -> sent | hub -> satellite |",
-        "|---|---|---|---|---|---|",
+        "| case | window | STT | LLM done | first chunk | TTS streamed | total |",
+        "|---|---|---|---|---|---|---|",
     ]
-    for name, mine, _, _ in results:
-        lines.append(f"| {name} | " + " | ".join(f"{med(mine, k):.1f}" for k in (
-            "o_transcript", "o_to_model", "o_sentence_to_tts", "o_chunk_to_sent", "o_to_satellite")) + " |")
+    for r in results:
+        if r.b:
+            lines.append(f"| {r.case.name} | {r.window_ms:.0f} | {med(r.b, 'stt'):.0f} | {med(r.b, 'llm'):.0f} | "
+                         f"{med(r.b, 'first_chunk'):.0f} | {int(sum(b['streamed'] for b in r.b))}/{len(r.b)} | "
+                         f"{med(r.b, 'total'):.0f} |")
+    heard = [f"{r.case.name}: {r.heard_a[0]}" for r in results if r.heard_a]
+    if heard:
+        lines += ["", "What Home Assistant heard and answered (A, first run): " + "; ".join(heard) + "."]
+    worst = max((statistics.median([m["overhead"] for m in r.ours]) for r in results), default=0.0)
     lines += [
         "",
-        "**HA way, per stage** (medians, ms; each stage from the end of the previous one):",
-        "",
-        "| case | end-of-speech wait | STT over Wyoming | full LLM reply | TTS first chunk | full TTS over Wyoming "
-        "| send | total | in-process: STT / LLM / TTS |",
-        "|---|---|---|---|---|---|---|---|---|",
-    ]
-    for name, _, ha, local in results:
-        lines.append(f"| {name} | " + " | ".join(f"{med(ha, k):.0f}" for k in (
-            "window", "stt", "llm", "tts_first_chunk", "tts")) + f" | {med(ha, 'send'):.1f} | {med(ha, 'total'):.0f} | "
-            f"{med(local, 'stt'):.0f} / {med(local, 'llm'):.0f} / {med(local, 'tts'):.0f} |")
-    worst = max(statistics.median([m["overhead"] for m in mine]) for _, mine, _, _ in results)
-    lines += [
-        "",
-        f"**Orchestration overhead** = our end-to-end (true end of speech -> first answer chunk at the satellite) "
-        "minus the endpointing wait (true end of speech -> the hub's end-of-speech decision: its silence window, "
-        f"{silence_ms} ms configured and possibly shortened per room by the learning layer, counted from the last "
-        "window its VAD heard as voiced, plus VAD frame granularity; the baselines are given the same wait) minus the "
-        "model compute on the critical path: STT still running after the decision (speculative STT starts inside the "
-        "window), the LLM from its call to its last output before the first sentence left (the piece that closed "
-        "it, or the end of the stream when the stop sequence closed it), and piper from its call to its first chunk. "
-        "What is left is ours: queues, event-loop hops, sentence chunking, intent matching, memory and prompt "
-        "building, event listeners, Wyoming framing and both TCP hops. "
+        f"**Orchestration overhead** = ours minus the end-of-speech wait (zero -> decision), minus STT still running "
+        "after the decision, minus the LLM's own time after the transcript up to the output that closed the first "
+        "sentence (a speculative answer's earlier work is off the critical path), minus the device action's own time "
+        "(HA's service call until its new state was seen), minus piper's time to its first chunk. "
         f"Target < {OVERHEAD_TARGET_MS:.0f} ms: worst case median {worst:.1f} ms "
         f"({'met' if worst < OVERHEAD_TARGET_MS else 'NOT met'}).",
         "",
-        f"{repeats} runs per case after one warm-up (with so few runs, p95 is the slowest run), "
-        "ours / HA way / in-process interleaved. Both baselines take "
-        "the end-of-speech wait our hub measured in the same repeat (same audio, same window, including what the "
-        "learning layer took off it: never a handicap for the baselines), so the comparison is of everything after "
-        "it. The LLM baselines "
-        "replay the exact request our hub made in the same repeat (sampling at temperature 0.2, so reply lengths "
-        "vary a little). HA way's STT stage is from audio-stop to transcript (the audio was streamed during "
-        "speech). Machine load (1/5/15 min) "
+        "**Speculation counters** over the whole run (hub metrics `hearth_hub_speculation_*`): "
+        + ", ".join(f"{k} {v:.0f}" if isinstance(v, float) else f"{k} {v}" for k, v in stats.items()) + ".",
+        "",
+        pauses_text,
+        "",
+        f"{repeats} runs per case after one warm-up (with so few runs, p95 is the slowest run), the sides interleaved "
+        "in each repeat. Machine load (1/5/15 min) "
         f"{' / '.join(f'{x:.2f}' for x in load_before)} before, {' / '.join(f'{x:.2f}' for x in load_after)} after, "
         "on 2 cores shared with other work: compare the ratios, measured in the same run.",
     ]
@@ -494,17 +659,21 @@ def report(results: list[tuple[str, list[dict[str, float]], list[dict[str, float
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--speculative-stt-ms", type=int, default=None,
                         help="the hub's [conversation] speculative_stt_ms (default: the hub's default)")
+    parser.add_argument("--command-silence-ms", type=int, default=None,
+                        help="the hub's [conversation] command_silence_ms (default: the hub's default)")
     parser.add_argument("--first-clause-words", type=int, default=None,
                         help="the hub's [conversation] first_clause_words (default: the hub's default)")
+    parser.add_argument("--no-ha", action="store_true", help="skip baseline A (the real Home Assistant)")
     parser.add_argument("--no-write", action="store_true", help="print only; leave docs/BENCHMARKS.md alone")
     args = parser.parse_args()
-    chosen = {"speculative_stt_ms": args.speculative_stt_ms, "first_clause_words": args.first_clause_words}
+    chosen = {"speculative_stt_ms": args.speculative_stt_ms, "command_silence_ms": args.command_silence_ms,
+              "first_clause_words": args.first_clause_words}
     conversation = {key: value for key, value in chosen.items() if value is not None}
     try:
-        body = asyncio.run(run(args.repeats, conversation))
+        body = asyncio.run(run(args.repeats, conversation, not args.no_ha))
     except peers.PeerMissingError as err:
         raise SystemExit(f"bench.latency: {err}") from None
     if args.no_write:
