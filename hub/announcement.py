@@ -7,6 +7,7 @@ their ends, watching the event bus from before the first turn started so nothing
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 from hub.events import ConversationEvent, EventBus, EventKind
 
@@ -18,7 +19,7 @@ class Announcement:
         self._ended: dict[str, ConversationEvent] = {}
         self._played: set[str] = set()
         self._all_ended = asyncio.Event()
-        self._unsubscribe = bus.subscribe(self._watch)
+        self._unsubscribe: Callable[[], None] | None = bus.subscribe(self._watch)
 
     def add(self, turn_id: str, satellite: str) -> None:
         self.turns[turn_id] = satellite
@@ -32,6 +33,7 @@ class Announcement:
             self._ended[event.turn_id] = event
             if len(self._ended) == len(self.turns):
                 self._all_ended.set()
+                self.close()  # also when nobody awaits the outcome (tests, benches)
 
     async def outcome(self) -> list[str]:
         """What went wrong, per satellite (empty: each one played it all). A turn always ends: its
@@ -40,7 +42,7 @@ class Announcement:
             if self.turns:
                 await self._all_ended.wait()
         finally:
-            self._unsubscribe()
+            self.close()
         problems = []
         for turn_id, satellite in self.turns.items():
             end = self._ended[turn_id]
@@ -52,4 +54,6 @@ class Announcement:
         return problems
 
     def close(self) -> None:
-        self._unsubscribe()
+        unsubscribe, self._unsubscribe = self._unsubscribe, None
+        if unsubscribe is not None:
+            unsubscribe()
