@@ -287,7 +287,8 @@ class MqttLink:
         # Retained messages just went out with their latest value; queued copies are stale.
         self._outbox = collections.deque(m for m in self._outbox if not m.retain)
         self.connected.set()
-        _LOGGER.info("MQTT connected to %s:%d as %s", self.settings.host, self.settings.port, self.client_id)
+        _LOGGER.info("MQTT connected to %s:%d as %s (the broker names the session %s)", self.settings.host,
+                     self.settings.port, self.client_id, self.settings.username)
         for callback in self._on_connect:
             await callback()
         sender = asyncio.create_task(self._send_outbox(client), name=f"mqtt-send-{self.client_id}")
