@@ -6,8 +6,8 @@
   ``homeassistant/device/<node_id>/config`` listing every component.
 
 Home Assistant files both under the same discovery id (``<node_id> <key>``) and unique id, so a
-switch keeps the entities' history once the other form's configs are cleared (see
-:func:`clear_messages`). Which form, and whether the announce entity is MQTT ``notify``
+switch keeps the entities' history once the other form's configs are cleared (the hub finds
+them on the broker: hub/ha_discovery.py). Which form, and whether the announce entity is MQTT ``notify``
 (2024.5+) or ``text``, follows the oldest Home Assistant version the user says reads it.
 
 A satellite gets only the entities it can honour. Two groups, each with its own availability:
@@ -267,9 +267,3 @@ def messages(discovery: DeviceDiscovery, form: Form) -> list[tuple[str, bytes]]:
             for platform, key in sorted(discovery.possible - present)]
     return out
 
-
-def clear_messages(discovery: DeviceDiscovery, form: Form) -> list[tuple[str, bytes]]:
-    """Empty retained payloads removing everything ``form`` may have said about this device."""
-    if form == "device":
-        return [(device_topic(discovery.node_id), b"")]
-    return [(component_topic(platform, discovery.node_id, key), b"") for platform, key in sorted(discovery.possible)]
