@@ -359,3 +359,27 @@ async def test_home_assistant_down_is_said_and_the_hub_keeps_answering(hub_model
     finally:
         await hub.close()
         await kitchen.close()
+
+
+@pytest.mark.peers
+async def test_a_device_both_home_assistant_and_discovery_report_is_one_device(home_assistant, home_broker,
+                                                                               hub_models, tmp_path):
+    """Home Assistant's entity wins (it has the user's aliases and rooms); the same plug from MQTT is not a twin."""
+    plug = TasmotaPlug("coffee_plug", "Coffee maker", "Kitchen")
+    bridge = DeviceBridge(home_broker.settings("zigbee2mqtt"), [plug, TasmotaPlug("toaster", "Toaster", "Kitchen")])
+    hub = Hub(HubSettings.model_validate({
+        "data_dir": str(tmp_path / "hub"), "mqtt": home_broker.settings("hub").model_dump(), "wyoming": {"enabled": False},
+        "home_assistant": {"url": home_assistant.url, "token_file": str(home_assistant.token_file)},
+    }), hub_models)
+    async with bridge.link.running():
+        bridge.publish_discovery()
+        await hub.start()
+        try:
+            backends = {b.source.value: b for b in hub.home.backends}
+            await wait_until(lambda: len(backends["mqtt"].entities()) == 2 and bool(backends["home_assistant"].entities()),
+                             20)
+            ids = {e.entity_id for e in hub.home.entities()}
+            assert "switch.coffee_maker" in ids and "switch.coffee_plug" not in ids
+            assert "switch.toaster" in ids  # only on MQTT: still there
+        finally:
+            await hub.close()

@@ -80,12 +80,23 @@ class HomeControl:
 
     # -- the home ----------------------------------------------------------------------------
     def entities(self) -> list[Entity]:
-        """Every exposed entity; the first backend wins when two report the same entity id."""
+        """Every exposed entity, each device once.
+
+        A Zigbee2MQTT bulb is seen twice when Home Assistant also reads its discovery: Home Assistant's
+        entity is kept (it carries the user's aliases and areas), the MQTT one with the same name and
+        domain is dropped; otherwise the first backend wins for an entity id seen twice."""
+        ordered = sorted(self.backends, key=lambda b: b.source != HomeSource.HOME_ASSISTANT)
         seen: dict[str, Entity] = {}
-        for backend in self.backends:
+        named: set[tuple[str, str]] = set()
+        for backend in ordered:
             for entity in backend.entities():
-                if entity.exposed:
-                    seen.setdefault(entity.entity_id, entity)
+                key = (spoken_name(entity), entity.domain)
+                if not entity.exposed or entity.entity_id in seen or (
+                        entity.source is HomeSource.MQTT and key in named):
+                    continue
+                seen[entity.entity_id] = entity
+                if entity.source is HomeSource.HOME_ASSISTANT:
+                    named.add(key)
         return list(seen.values())
 
     def _backend(self, entity: Entity) -> HomeBackend | None:
