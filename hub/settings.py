@@ -67,9 +67,10 @@ class ConversationSettings(_Section):
     history_turns: int = Field(default=4, ge=0, le=32, description="Earlier turns kept as context per satellite")
     silence_ms: int = Field(default=700, ge=100, le=5000, description="Hub end-of-speech silence window, ms")
     max_speech_ms: int = Field(default=15000, ge=1000, le=30000, description="Longest utterance, ms")
-    speculative_stt_ms: int = Field(default=250, ge=0, le=5000,
+    speculative_stt_ms: int = Field(default=150, ge=0, le=5000,
                                     description="Start transcribing after this much silence, before the end of "
-                                                "speech is decided (0: off), ms")
+                                                "speech is decided (0: off; a pause this long mid-sentence costs "
+                                                "one wasted whisper call), ms")
     command_silence_ms: int = Field(default=600, ge=0, le=5000,
                                     description="End of speech after this much silence when the speculative "
                                                 "transcript is already a complete command (an intent with all its "

@@ -71,7 +71,7 @@ class TurnSettings:
     played_grace_s: float = 5.0
     """How long past the end of the audio to wait for the satellite's ``played``."""
     max_answer_chars: int = 1000
-    early_stt_ms: int = 250
+    early_stt_ms: int = 150
     """Start transcribing after this much silence, before end of speech is decided (0: off)."""
     first_clause_words: int = 4
     """Speak the answer's first clause alone once it has this many words (0: whole sentences)."""
