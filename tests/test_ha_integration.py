@@ -278,6 +278,7 @@ async def test_home_assistant_runs_assist_through_our_satellite_with_our_hub_stt
 
     app.core.on_phase = record
     entries: list[str] = []
+    restore: list[dict[str, Any]] = []  # HA is shared by the session: its preferred pipeline is put back
     try:
         async with mqtt_in(peer, broker):
             # The hub drives it; the user hands it to Home Assistant with the "Driven by" select.
@@ -296,8 +297,11 @@ async def test_home_assistant_runs_assist_through_our_satellite_with_our_hub_stt
             entries.append(service)
             stt = await wyoming_entity(peer, service, "stt")
             tts = await wyoming_entity(peer, service, "tts")
-            agents, voices = await peer.ws({"type": "conversation/agent/list"},
-                                           {"type": "tts/engine/voices", "engine_id": tts, "language": "en_US"})
+            agents, voices, pipelines = await peer.ws(
+                {"type": "conversation/agent/list"},
+                {"type": "tts/engine/voices", "engine_id": tts, "language": "en_US"},
+                {"type": "assist_pipeline/pipeline/list"})
+            preferred_before = pipelines["preferred_pipeline"]
             agent = next(a["id"] for a in agents["agents"] if a["id"] in ("conversation.home_assistant", "homeassistant"))
             (pipeline,) = await peer.ws({
                 "type": "assist_pipeline/pipeline/create", "name": "Hearth", "language": "en",
@@ -305,6 +309,8 @@ async def test_home_assistant_runs_assist_through_our_satellite_with_our_hub_stt
                 "stt_engine": stt, "stt_language": "en-US", "tts_engine": tts, "tts_language": "en_US",
                 "tts_voice": voices["voices"][0]["voice_id"], "wake_word_entity": None, "wake_word_id": None})
             await peer.ws({"type": "assist_pipeline/pipeline/set_preferred", "pipeline_id": pipeline["id"]})
+            restore = [{"type": "assist_pipeline/pipeline/set_preferred", "pipeline_id": preferred_before},
+                       {"type": "assist_pipeline/pipeline/delete", "pipeline_id": pipeline["id"]}]
             entries.append(await asyncio.to_thread(peer.add_integration, "wyoming",
                                                    {"host": "127.0.0.1", "port": app.server.port}))
             await asyncio.wait_for(app.core.hub_ready.wait(), 30)  # HA sent run-satellite
@@ -324,6 +330,8 @@ async def test_home_assistant_runs_assist_through_our_satellite_with_our_hub_stt
             print("Assist through our satellite:", events["stt-end"]["stt_output"]["text"], "->",
                   events["intent-end"]["intent_output"]["response"]["speech"]["plain"]["speech"])
     finally:
+        if restore:
+            await peer.ws(*restore)
         for entry in entries:
             with contextlib.suppress(Exception):
                 await asyncio.to_thread(peer.remove_integration, entry)
