@@ -135,7 +135,7 @@ from satellite.settings import SatelliteSettings
 
 hub = parse_settings(HubSettings, ["--config", sys.argv[1]], "hub", "")
 sat = parse_settings(SatelliteSettings, ["--config", sys.argv[2]], "satellite", "")
-assert hub.satellites == ["tcp://localhost:10700"], hub.satellites
+assert [e.uri for e in hub.satellites] == ["tcp://localhost:10700"], hub.satellites
 assert hub.mqtt.username == "hub" and sat.mqtt.username == sat.id == "kitchen"
 print(f"  ok: hub: mqtt {hub.mqtt.username}@{hub.mqtt.host}:{hub.mqtt.port}, satellites {hub.satellites}")
 print(f"  ok: satellite: id {sat.id}, area {sat.area}, wake {sat.wake.model}, wyoming :{sat.wyoming.port}")
