@@ -3,7 +3,8 @@
 Each satellite is driven by exactly one hub, and its lease (``conversation/<id>/owner``) names that
 hub. SIGKILL the owner: the other hub holds the lease and the satellite within the bound
 (:data:`FAILOVER_BOUND_S`) and answers the next conversation. Restart the killed hub: it leaves the
-satellites where they are for 60 s (no lease changes, no reconnects).
+satellites where they are for 60 s (no lease changes, no reconnects). Stop the other one (SIGTERM):
+the restarted hub drives both within the bound.
 """
 
 from __future__ import annotations
@@ -165,6 +166,17 @@ async def test_one_owner_per_satellite_failover_within_the_bound_and_no_flapping
             # It never even tried to connect (no second driver refused).
             assert all(apps[room].core.refused_drivers == refused_before[room] for room in ROOMS)
             print(f"failover: leased {leased_s:.2f} s, linked {linked_s:.2f} s, answered {answered_s:.2f} s")
+
+            # A hub that is stopped (SIGTERM) closes its links and clears its leases: the other takes both at once.
+            procs[survivor].terminate()
+            stopped_t = time.monotonic()
+            await wait_until(lambda: all(house.owner(r) == victim for r in ROOMS)
+                             and all(driven(apps[r]) and apps[r].core._peer is not peers_before[r] for r in ROOMS),
+                             FAILOVER_BOUND_S + 5)
+            handed_s = time.monotonic() - stopped_t
+            assert await asyncio.wait_for(procs[survivor].wait(), 20) == 0
+            assert handed_s < FAILOVER_BOUND_S, handed_s
+            print(f"stop: both satellites driven by {victim} after {handed_s:.2f} s")
         finally:
             for proc in procs.values():
                 if proc.returncode is None:
