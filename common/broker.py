@@ -85,6 +85,8 @@ def grants(device: Device, topics: Topics) -> list[Grant]:
             Grant("write", f"{base}/command/#"),
             Grant("write", topics.hub(HubTopic.COMMAND)),
             Grant("readwrite", f"{HA_DISCOVERY_PREFIX}/#"),
+            # Zigbee2MQTT, Tasmota & co. on the same broker are Home Assistant's devices too: it commands them.
+            *(Grant("readwrite", tree) for tree in DEVICE_TOPIC_TREES),
         ]
     if device.role is Role.MONITOR:
         return [Grant("read", topics.everything()), Grant("read", HA_STATUS_TOPIC)]

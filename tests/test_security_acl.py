@@ -46,9 +46,9 @@ VOICE = {f for f, t in FAMILIES.items() if t.startswith("voice/")}
 # (may read, may write), per login. "kitchen" stands for every satellite.
 EXPECTED: dict[str, tuple[set[str], set[str]]] = {
     "hub": (ALL, ALL),
-    "homeassistant": (VOICE | {"HA status", "HA discovery"},
+    "homeassistant": (VOICE | {"HA status", "HA discovery", "MQTT device"},
                       {"own commands", "other's commands", "commands to all", "hub commands", "HA status",
-                       "HA discovery"}),
+                       "HA discovery", "MQTT device"}),
     "monitor": (VOICE | {"HA status"}, set()),
     "kitchen": ({"own commands", "commands to all", "own conversation"}, {"own satellite topic"}),
 }
