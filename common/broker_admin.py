@@ -3,6 +3,7 @@
     hearth-broker init [--secrets-dir /etc/hearth] [--reload]
     hearth-broker add-satellite garage [--reload]
     hearth-broker remove-satellite garage [--reload]
+    hearth-broker add-hub hub-b [--secrets-dir /etc/hearth] [--reload]
 
 ``init`` creates the ``hub``, ``homeassistant`` and ``monitor`` logins (a generated password each,
 written to ``<secrets-dir>/<user>-mqtt-password``, mode 0600; existing ones are kept unless
@@ -12,7 +13,9 @@ password file (hashed by ``mosquitto_passwd``), adds the satellite's ACL block a
 renderer the tests and Ansible use. Reserved names (``hub``, ``homeassistant``, ``monitor``,
 ``all``) are refused as satellites. Files are replaced atomically, mode 0600 (owned by the
 ``mosquitto`` user when run as root); ``--reload`` sends Mosquitto SIGHUP so it re-reads them
-without dropping anyone. Fleets managed with Ansible get the same result from the playbook.
+without dropping anyone. ``add-hub`` gives a further hub (several hubs sharing the satellites,
+``[hubs] ownership``) its own login with the hub's grants, its password in
+``<secrets-dir>/<hub_id>-mqtt-password``. Fleets managed with Ansible get the same result from the playbook.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ import sys
 from pathlib import Path
 
 from common.broker import SERVICE_USERS, Device, Role, acl_lines, remove_user, satellite_name, set_password
-from protocol.topics import DEFAULT_ROOT, Topics
+from protocol.topics import DEFAULT_ROOT, Topics, validate_device_id
 
 DEFAULT_PASSWD = Path("/etc/mosquitto/hearth/passwd")
 DEFAULT_ACL = Path("/etc/mosquitto/hearth/acl")
@@ -124,6 +127,22 @@ def add_satellite(satellite: str, *, passwd: Path, acl: Path, root: str = DEFAUL
     return password
 
 
+def add_hub(hub_id: str, *, passwd: Path, acl: Path, secrets_dir: Path, root: str = DEFAULT_ROOT) -> Path:
+    """A further hub's login (the hub's grants: leases, its own availability); returns its password file."""
+    validate_device_id(hub_id)
+    if hub_id in SERVICE_USERS and hub_id != "hub":
+        raise AdminError(f"{hub_id!r} is another service's login")
+    secrets_dir.mkdir(parents=True, exist_ok=True)
+    password = secrets.token_urlsafe(18)
+    text = acl.read_text() if acl.exists() else ""
+    set_password(passwd, hub_id, password)
+    _give_to_mosquitto(passwd)
+    _write_atomically(acl, _replace_block(text, Device(hub_id, Role.HUB), Topics(root)))
+    secret = secrets_dir / f"{hub_id}-mqtt-password"
+    _write_atomically(secret, password + "\n")
+    return secret
+
+
 def remove_satellite(satellite: str, *, passwd: Path, acl: Path) -> bool:
     """Remove a satellite's user and ACL block; False if it was not there."""
     satellite_name(satellite)
@@ -151,8 +170,9 @@ def reload_broker() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m common.broker_admin", description=__doc__.splitlines()[0])
-    parser.add_argument("action", choices=["init", "add-satellite", "remove-satellite"])
-    parser.add_argument("satellite", nargs="?", help="the satellite's id (its MQTT user name): a-z 0-9 - _")
+    parser.add_argument("action", choices=["init", "add-satellite", "remove-satellite", "add-hub"])
+    parser.add_argument("satellite", nargs="?", help="the satellite's (or, for add-hub, the hub's) id, its MQTT user "
+                                                     "name: a-z 0-9 - _")
     parser.add_argument("--passwd", type=Path, default=DEFAULT_PASSWD, help=f"password file (default {DEFAULT_PASSWD})")
     parser.add_argument("--acl", type=Path, default=DEFAULT_ACL, help=f"ACL file (default {DEFAULT_ACL})")
     parser.add_argument("--root", default=DEFAULT_ROOT, help="MQTT topic root (default voice)")
@@ -163,12 +183,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reload", action="store_true", help="send Mosquitto SIGHUP afterwards")
     args = parser.parse_args(argv)
     if (args.action == "init") != (args.satellite is None):
-        parser.error("init takes no satellite; add-satellite and remove-satellite need one")
+        parser.error("init takes no name; add-satellite, remove-satellite and add-hub need one")
     try:
         if args.action == "init":
             for line in init(passwd=args.passwd, acl=args.acl, secrets_dir=args.secrets_dir, root=args.root,
                              rekey=args.rekey):
                 print(line)
+        elif args.action == "add-hub":
+            secret = add_hub(args.satellite, passwd=args.passwd, acl=args.acl, secrets_dir=args.secrets_dir,
+                             root=args.root)
+            print(f"added hub {args.satellite}: password in {secret}; in its hub.toml: hub_id = \"{args.satellite}\", "
+                  f"[mqtt] username = \"{args.satellite}\", [hubs] ownership = true")
         elif args.action == "add-satellite":
             password = add_satellite(args.satellite, passwd=args.passwd, acl=args.acl, root=args.root)
             print(f"# added {args.satellite}: paste into its satellite.toml\n[mqtt]\nhost = \"{args.host}\"\n"

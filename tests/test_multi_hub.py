@@ -211,3 +211,37 @@ async def test_the_monitor_shows_each_satellites_hub_and_a_dead_owner(broker, tm
     bedroom = next(line for line in text.splitlines() if "bedroom" in line)
     assert "hub-b" in kitchen and "offline" not in kitchen.split("hub-b")[1][:12]
     assert "hub-a (offline)" in bedroom
+
+
+async def test_hearth_broker_add_hub_gives_a_second_hub_a_login_that_may_hold_leases(broker, tmp_path):
+    secrets_dir = tmp_path / "secrets"
+    done = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "common.broker_admin", "add-hub", "hub-c", "--passwd", str(broker.workdir / "passwd"),
+        "--acl", str(broker.workdir / "acl"), "--secrets-dir", str(secrets_dir), cwd=str(REPO),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    out, _ = await done.communicate()
+    assert done.returncode == 0, out.decode()
+    password = (secrets_dir / "hub-c-mqtt-password").read_text().strip()
+    assert (secrets_dir / "hub-c-mqtt-password").stat().st_mode & 0o077 == 0
+    broker.passwords["hub-c"] = password
+    broker.reload()
+    await asyncio.sleep(0.5)
+    seen: list[SatelliteOwner] = []
+
+    async def lease(topic: str, message: SatelliteOwner) -> None:
+        seen.append(message)
+
+    watcher = MqttLink(broker.settings("monitor"), "test-monitor")
+    watcher.subscribe(watcher.topics.all_owners(), lease)
+    async with watcher.running(), MqttLink(broker.settings("hub-c"), "hearth-hub-hub-c",
+                                           availability_topic=watcher.topics.hub_availability("hub-c")).running() as hub:
+        hub.publish(hub.topics.conversation("kitchen", ConversationTopic.OWNER),
+                    SatelliteOwner(satellite="kitchen", hub="hub-c", since=time.time()), retain=True)
+        await wait_until(lambda: [m.hub for m in seen] == ["hub-c"], 10)
+    # A service login cannot be turned into a hub.
+    bad = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "common.broker_admin", "add-hub", "homeassistant", "--passwd", str(tmp_path / "p"),
+        "--acl", str(tmp_path / "a"), "--secrets-dir", str(secrets_dir), cwd=str(REPO),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    out, _ = await bad.communicate()
+    assert bad.returncode == 2 and "another service" in out.decode()
