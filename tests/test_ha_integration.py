@@ -295,6 +295,9 @@ async def test_home_assistant_runs_assist_through_our_satellite_with_our_hub_stt
             service = await asyncio.to_thread(peer.add_integration, "wyoming",
                                               {"host": "127.0.0.1", "port": hub.wyoming.port})
             entries.append(service)
+            titles = {e["entry_id"]: e["title"] for e in await asyncio.to_thread(
+                peer.rest, "GET", "/api/config/config_entries/entry")}
+            assert titles[service] == "Hearth hub"  # it is STT and TTS, not "hearth-stt"
             stt = await wyoming_entity(peer, service, "stt")
             tts = await wyoming_entity(peer, service, "tts")
             agents, voices, pipelines = await peer.ws(
