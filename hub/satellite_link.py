@@ -123,8 +123,10 @@ class SatelliteLink:
             if Info.is_type(event.type):
                 info = Info.from_event(event)
             elif event.type == "error":
-                self.refusal = str(event.data.get("text") or event.data.get("code") or "refused")
-                _LOGGER.warning("%s refused us: %s", peer.label, self.refusal)
+                previous, self.refusal = self.refusal, str(event.data.get("text") or event.data.get("code") or "refused")
+                # Retried every few seconds while another client holds it: said once, not every attempt.
+                (_LOGGER.warning if self.refusal != previous else _LOGGER.debug)(
+                    "%s refused us: %s", peer.label, self.refusal)
                 if self._take_over is not None and event.data.get("code") == "already_driven":
                     take_over, self._take_over = self._take_over, None
                     take_over()
