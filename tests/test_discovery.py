@@ -23,6 +23,7 @@ from wyoming.info import Describe, Info
 from wyoming.snd import Played
 
 from common.mqtt import MqttLink
+from common.settings import parse_settings
 from common.wyoming_peer import WyomingPeer
 from hub.app import Hub
 from hub.settings import HubSettings
@@ -143,6 +144,17 @@ def test_settings_take_the_old_list_and_per_satellite_tables():
             HubSettings.model_validate({"satellites": bad})
     with pytest.raises(ValidationError):
         HubSettings.model_validate({"home_assistant": {"version": "2023.1"}})
+
+
+def test_command_line_names_drivers_and_the_home_assistant_version(capsys):
+    settings = parse_settings(HubSettings, ["--satellites", "kitchen=home_assistant", "--satellites",
+                                            "tcp://10.0.0.7:10700", "--home-assistant-version", "2025.1"], "hub", "")
+    assert [(s.id, s.uri, s.driver.value) for s in settings.satellites] == [
+        ("kitchen", None, "home_assistant"), (None, "tcp://10.0.0.7:10700", "hub")]
+    assert discovery.HaFeatures.for_version(settings.home_assistant.version).form == "device"
+    with pytest.raises(SystemExit) as stopped:
+        parse_settings(HubSettings, ["--home-assistant-version", "2023.1"], "hub", "")
+    assert stopped.value.code == 2 and "home_assistant.version" in capsys.readouterr().err
 
 
 # -- the hub on a real broker --------------------------------------------------------------------
