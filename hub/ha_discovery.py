@@ -116,7 +116,7 @@ class HaDiscovery:
             return
         for satellite in self.hub.known_satellites():
             if discovery.satellite_node_id(satellite) == node:
-                    self.publish_satellite(satellite)
+                self.publish_satellite(satellite)
 
     def close(self) -> None:
         """The hub is stopping: its links go with it (published before the MQTT link's last flush)."""
