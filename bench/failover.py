@@ -12,8 +12,12 @@ Each trial kills the current owner with SIGKILL and measures, on one clock:
 The killed hub is restarted and becomes the standby for the next trial (which kills the other one).
 
     .venv/bin/python -m bench.failover [--trials 20]
+    .venv/bin/python -m bench.failover --freeze [--trials 3]
 
-Writes the "failover" section of docs/BENCHMARKS.md.
+Writes the "failover" section of docs/BENCHMARKS.md. ``--freeze`` stops the owner with SIGSTOP instead
+(a hub whose machine hangs or loses its network: no TCP close, so the broker waits for 1.5 keepalives
+and the satellite refuses the new hub until its old driver has been silent for 60 s) and writes
+"failover-freeze".
 """
 
 from __future__ import annotations
@@ -45,19 +49,26 @@ HUBS = ("hub", "hub-b")
 
 
 async def trial(house: House, app: SatelliteApp, procs: dict[str, asyncio.subprocess.Process], pcm: bytes,
-                workdir: Path, broker: MosquittoBroker) -> tuple[float, float, float, float]:
+                workdir: Path, broker: MosquittoBroker, *, freeze: bool = False) -> tuple[float, float, float, float]:
     victim = house.owner("kitchen")
     assert victim in HUBS, victim
     survivor = next(h for h in HUBS if h != victim)
     leases = len(house.leases)
     reports = len(house.reports)
-    procs[victim].send_signal(signal.SIGKILL)
+    procs[victim].send_signal(signal.SIGSTOP if freeze else signal.SIGKILL)
     killed = time.monotonic()
-    await procs[victim].wait()
-    await wait_until(lambda: any(m.hub == survivor for _, m in house.leases[leases:]), 30)
+    if not freeze:
+        await procs[victim].wait()
+    limit = 150 if freeze else 30
+    await wait_until(lambda: any(m.hub == survivor for _, m in house.leases[leases:]), limit)
     leased = next(t for t, m in house.leases[leases:] if m.hub == survivor) - killed
-    await wait_until(lambda: driven(app) and app.core.phase is SatellitePhase.IDLE, 30)
+    frozen_peer = app.core._peer
+    await wait_until(lambda: driven(app) and app.core._peer is not frozen_peer if freeze else driven(app), limit)
+    await wait_until(lambda: app.core.phase is SatellitePhase.IDLE, 30)
     linked = time.monotonic() - killed
+    if freeze:  # done with the frozen one
+        procs[victim].send_signal(signal.SIGKILL)
+        await procs[victim].wait()
     house.link.publish(house.link.topics.command("kitchen"), StartConversationCommand(command="start_conversation"))
     await wait_until(lambda: app.core.phase is SatellitePhase.STREAMING, 10)
     app.backend.feed(pcm)
@@ -73,7 +84,7 @@ async def trial(house: House, app: SatelliteApp, procs: dict[str, asyncio.subpro
     return leased, linked, answered, turn_ms
 
 
-async def run(trials: int, workdir: Path) -> str:
+async def run(trials: int, workdir: Path, *, freeze: bool = False) -> str:
     load_before = os.getloadavg()
     started = time.monotonic()
     broker = MosquittoBroker(workdir / "mqtt", devices={**DEFAULT_DEVICES, "hub-b": Role.HUB})
@@ -101,7 +112,7 @@ async def run(trials: int, workdir: Path) -> str:
                 await wait_until(lambda: all(house.hubs.get(h) == "online" for h in HUBS), 120)
                 await asyncio.sleep(1.0)
                 for index in range(trials):
-                    row = await trial(house, app, procs, pcm, workdir, broker)
+                    row = await trial(house, app, procs, pcm, workdir, broker, freeze=freeze)
                     rows.append(row)
                     print(f"trial {index + 1}: leased {row[0]:.2f} s, linked {row[1]:.2f} s, "
                           f"answered {row[2]:.2f} s (that turn's end of speech -> audio {row[3]:.0f} ms)", flush=True)
@@ -114,6 +125,8 @@ async def run(trials: int, workdir: Path) -> str:
     finally:
         broker.stop()
     load_after = os.getloadavg()
+    if freeze:
+        return freeze_report(rows, load_before, os.getloadavg(), time.monotonic() - started)
     lines = ["| kill -> | p50 s | p95 s | max s |", "|---|---|---|---|"]
     names = ("other hub holds the lease", "satellite driven again", "next conversation answered (turn report)")
     for column, name in enumerate(names):
@@ -138,19 +151,38 @@ async def run(trials: int, workdir: Path) -> str:
     return "\n".join(lines)
 
 
+def freeze_report(rows: list[tuple[float, float, float, float]], load_before: tuple[float, ...],
+                  load_after: tuple[float, ...], seconds: float) -> str:
+    lines = ["| hub frozen (SIGSTOP) -> | p50 s | max s |", "|---|---|---|"]
+    names = ("other hub holds the lease", "satellite driven again", "next conversation answered (turn report)")
+    for column, name in enumerate(names):
+        values = [r[column] for r in rows]
+        lines.append(f"| {name} | {statistics.median(values):.2f} | {max(values):.2f} |")
+    lines += ["", f"{len(rows)} trials, as in \"failover\" but the owner is frozen, not killed: its TCP connections stay "
+              "open, as when a hub's machine hangs or drops off the network. The broker publishes its last will after "
+              "1.5 keepalives ([mqtt] keepalive_s 30: 45 s); the new owner then connects, but the satellite refuses it "
+              "(already_driven) until the frozen hub has been silent for its 60 s limit, and the hub's link retries "
+              "with backoff up to 5 s. Lower both limits for a faster takeover in this case.",
+              f"{load_note(load_before, load_after)}; {seconds:.0f} s in all."]
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--trials", type=int, default=20)
+    parser.add_argument("--trials", type=int, default=None, help="20 (kill) or 3 (--freeze) by default")
+    parser.add_argument("--freeze", action="store_true", help="SIGSTOP the owner instead of SIGKILL")
     args = parser.parse_args()
+    trials = args.trials or (3 if args.freeze else 20)
     logging.basicConfig(level=logging.WARNING)
     workdir = Path(tempfile.mkdtemp(prefix="hearth-failover-"))
     workdir.chmod(0o755)  # mosquitto drops root for its own user
     try:
-        body = asyncio.run(run(args.trials, workdir))
+        body = asyncio.run(run(trials, workdir, freeze=args.freeze))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     print(body)
-    write_result("failover", body, command=f"python -m bench.failover --trials {args.trials}")
+    name = "failover-freeze" if args.freeze else "failover"
+    write_result(name, body, command=f"python -m bench.failover{' --freeze' if args.freeze else ''} --trials {trials}")
 
 
 if __name__ == "__main__":
