@@ -27,8 +27,9 @@ _LOGGER = logging.getLogger(__name__)
 def build_core(settings: SatelliteSettings, player: Player) -> SatelliteCore:
     """Loads the wake, VAD and echo models (blocking, a second or two)."""
     wake = WakeDetector(settings.wake.model, settings.wake.threshold, settings.wake.refractory_s,
-                        gated=settings.wake.vad_gate)
-    vad = speech_detector(settings.vad.engine, settings.vad.threshold, settings.vad.aggressiveness)
+                        gated=settings.wake.vad_gate, phases=settings.wake.phases)
+    vad = speech_detector(settings.vad.engine, settings.vad.threshold, settings.vad.aggressiveness,
+                          noise_margin_db=settings.vad.noise_margin_db, noise_window_s=settings.vad.noise_window_s)
     barge = settings.barge_in
     echo: EchoCanceller | None = None
     if barge.echo_cancel:

@@ -13,8 +13,10 @@ task; both run on the event loop, so state changes need no locks.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -43,7 +45,7 @@ from satellite.audio.player import Player
 from satellite.dsp.echo import EchoCanceller, MicCleanup
 from satellite.dsp.sounds import SOUNDS, Sound
 from satellite.dsp.vad import EndOfSpeech, SpeechDetector
-from satellite.dsp.wake import WakeDetector, WakeHit
+from satellite.dsp.wake import PREROLL_BLOCKS, WakeDetector, WakeHit
 from satellite.settings import SatelliteSettings
 
 _LOGGER = logging.getLogger(__name__)
@@ -54,6 +56,8 @@ SPEECH_BARGE_IN_MS = 300.0
 """Speech over the answer this long counts as a barge-in (when enabled)."""
 ECHO_TAIL_BLOCKS = 25
 """Keep cancelling echo this many 80 ms blocks after playback stops."""
+BLOCK_MS = 80
+"""One audio block (the wake model's frame)."""
 OFF_LOOP_RESAMPLE_BYTES = 64 * 1024
 """Answer chunks bigger than this are resampled in a thread (a TTS chunk is about 4 KiB)."""
 DRIVER_IDLE_S = 60.0
@@ -109,6 +113,11 @@ class SatelliteCore:
         self._discarding = False
         self._speech_over_answer_ms = 0.0
         self._echo_tail_blocks = 0
+        self._preroll_blocks = math.ceil(settings.wake.stream_preroll_ms / BLOCK_MS)
+        # The last cleaned-up blocks, so a stream can start before the moment it was decided on: the wake
+        # model fires late in the phrase (up to the gate's whole preroll late), and speech barge-in after 300 ms.
+        self._recent: collections.deque[bytes] = collections.deque(
+            maxlen=PREROLL_BLOCKS + max(self._preroll_blocks, math.ceil(SPEECH_BARGE_IN_MS / BLOCK_MS) + 1))
         self.hub_ready = asyncio.Event()
         """Set once a hub has sent run-satellite (file backends wait for it)."""
         self._answer_deadline: float | None = None
@@ -151,6 +160,7 @@ class SatelliteCore:
         if self.cleanup is not None:
             audio = self.cleanup.process(audio)
         speech = self.vad.is_speech(audio)
+        self._recent.append(audio)
         if self._answer_deadline is not None and block.t > self._answer_deadline:
             self._answer_deadline = None
             _LOGGER.warning("no answer from the hub in %.0f s", ANSWER_TIMEOUT_S)
@@ -193,7 +203,8 @@ class SatelliteCore:
             if self._speech_over_answer_ms >= SPEECH_BARGE_IN_MS:
                 self._speech_over_answer_ms = 0.0
                 await self.barge_in(InterruptReason.SPEECH, t)
-                await self.start_streaming(None)
+                # The speech that decided it is the start of the command: stream it too.
+                await self.start_streaming(None, preroll_blocks=math.ceil(SPEECH_BARGE_IN_MS / BLOCK_MS) + 1)
 
     async def _stream(self, audio: bytes, speech: bool) -> None:
         await self._send(AudioChunk(rate=MIC_FORMAT.rate, width=MIC_FORMAT.width, channels=MIC_FORMAT.channels,
@@ -211,19 +222,38 @@ class SatelliteCore:
         self._answer_deadline = time.monotonic() + ANSWER_TIMEOUT_S
         self._set_phase(SatellitePhase.IDLE)
 
-    async def start_streaming(self, hit: WakeHit | None, *, already_reported: bool = False) -> None:
-        """A turn starts: after the wake word, a barge-in or a start_conversation command."""
+    async def start_streaming(self, hit: WakeHit | None, *, already_reported: bool = False,
+                              preroll_blocks: int = 0) -> None:
+        """A turn starts: after the wake word, a barge-in or a start_conversation command.
+
+        After a wake, the stream starts ``[wake] stream_preroll_ms`` before the block in which the model
+        fired ended (so a command said without a pause keeps its first word); otherwise it starts
+        ``preroll_blocks`` blocks back (0: with the next block).
+        """
         if self._peer is None:
             _LOGGER.info("wake word heard, but no hub is connected")
             self.play_sound(Sound.ERROR)
             return
         self.counters.turns += 1
+        preroll: list[bytes] = []
+        if hit is not None:
+            preroll_blocks = self._preroll_blocks
+            # Blocks after the one the model fired in belong to the stream whatever the setting.
+            back = hit.blocks_back + preroll_blocks
+            if back:
+                preroll = list(self._recent)[-back:]
+            preroll_blocks = max(0, len(preroll) - hit.blocks_back)
+        elif preroll_blocks:
+            preroll = list(self._recent)[-preroll_blocks:]
         if hit is not None:
             self.counters.wakes += 1
             if not already_reported:
                 self.on_wake(hit, False)
             # Wyoming's detection, plus score and level for the hub's room arbitration.
-            detection: dict[str, object] = {"name": hit.wake_word, "score": hit.score, "level_dbfs": hit.level_dbfs}
+            # preroll_ms: how much of the stream was heard before the model fired (the wake phrase's tail
+            # is in it; the hub removes it from the transcript).
+            detection: dict[str, object] = {"name": hit.wake_word, "score": hit.score, "level_dbfs": hit.level_dbfs,
+                                            "preroll_ms": preroll_blocks * BLOCK_MS}
             if hit.near_miss is not None:
                 detection["near_miss"] = hit.near_miss
             await self._send(Event(type="detection", data=detection))
@@ -234,6 +264,9 @@ class SatelliteCore:
         self._set_phase(SatellitePhase.STREAMING)
         await self._send(RunPipeline(start_stage=PipelineStage.ASR, end_stage=PipelineStage.TTS).event())
         await self._send(AudioStart(rate=MIC_FORMAT.rate, width=MIC_FORMAT.width, channels=MIC_FORMAT.channels).event())
+        for audio in preroll:  # not fed to the end-of-speech detector: it times what comes after the wake
+            await self._send(AudioChunk(rate=MIC_FORMAT.rate, width=MIC_FORMAT.width, channels=MIC_FORMAT.channels,
+                                        audio=audio).event())
 
     async def barge_in(self, reason: InterruptReason, detected_t: float) -> None:
         """Stop the answer now, locally, then tell the hub (Wyoming) and the house (MQTT)."""

@@ -36,14 +36,18 @@ class WakeHit:
     t: float
     near_miss: float | None = None
     """Peak score of a failed attempt just before this one (the learning layer lowers the threshold)."""
+    blocks_back: int = 0
+    """How many blocks before the one just processed the model fired (the gate's preroll is scored at once)."""
 
 
 class WakeDetector:
-    def __init__(self, model: str, threshold: float, refractory_s: float, *, gated: bool = True) -> None:
+    def __init__(self, model: str, threshold: float, refractory_s: float, *, gated: bool = True,
+                 phases: int = 1) -> None:
         path = models.wake_model_path(model)
         shared = models.openwakeword_dir()
         self.wake_word = path.stem.split("_v")[0] if path.parent == shared else path.stem
-        self._model = WakeModel(path, shared / "melspectrogram.tflite", shared / "embedding_model.tflite")
+        self._model = WakeModel(path, shared / "melspectrogram.tflite", shared / "embedding_model.tflite",
+                                phases=phases)
         self.threshold = threshold
         self.refractory_s = refractory_s
         self.gated = gated
@@ -77,14 +81,15 @@ class WakeDetector:
         if self._needs_reset:
             self._needs_reset = False
             self._model.reset()
-        for piece in pending:
+        for index, piece in enumerate(pending):
             score = self._score(piece)
             if score >= max(self.threshold, threshold or 0.0) and t - self._last_hit_t >= self.refractory_s and hit is None:
                 self._last_hit_t = t
                 near = self._near_miss
                 hit = WakeHit(self.wake_word, round(score, 3), round(level_dbfs(b"".join(self._preroll)), 1),
                               time.monotonic(),
-                              near_miss=round(near[0], 3) if near and t - near[1] <= NEAR_MISS_WINDOW_S else None)
+                              near_miss=round(near[0], 3) if near and t - near[1] <= NEAR_MISS_WINDOW_S else None,
+                              blocks_back=len(pending) - 1 - index)
             elif score < BURST_END:
                 self._end_burst(t)
             else:
