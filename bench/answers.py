@@ -187,7 +187,7 @@ async def ask_model(llm: LanguageModel, question: Question, home: BenchHome, now
             for sentence in chunker.flush():
                 yield sentence
         finally:
-            await tokens.aclose()
+            await tokens.aclose()  # type: ignore[attr-defined]
 
     spoken = [s async for s in answer.sentences(sentences())]
     text = " ".join(spoken)
