@@ -10,7 +10,9 @@ from __future__ import annotations
 import re
 
 OFFLINE_RULE = ("You have no internet access: for news, live sport, prices, traffic or anything else that needs "
-                "a web search, say you can't check that offline. Never make up facts about the home or the world.")
+                "a web search, say you can't check that offline. Never make up facts about the home or the world. "
+                "You cannot switch, set or change devices yourself (the home-control commands do that before you "
+                "are asked): never say you did.")
 """The same rule, as an instruction for models that follow instructions."""
 
 _TOPICS: tuple[tuple[str, re.Pattern[str]], ...] = (
