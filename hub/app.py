@@ -33,9 +33,9 @@ from hub.home.home_assistant import HomeAssistantBackend
 from hub.home.model import HomeBackend
 from hub.home.mqtt_devices import MqttDevices
 from hub.intents import IntentMatcher
-from hub.learning.contract import END_OF_SPEECH, WAKE_THRESHOLD
+from hub.learning.contract import COMMAND_WINDOW, END_OF_SPEECH, WAKE_THRESHOLD
 from hub.learning.learner import Learner
-from hub.learning.rules import PARAMETERS, parameters
+from hub.learning.rules import parameters
 from hub.llm.base import LanguageModel
 from hub.memory import Memory
 from hub.mqtt_bridge import HubBridge
@@ -188,7 +188,8 @@ class Hub:
         self.learner = Learner(enabled=settings.learning.enabled, state=self.store.get_json("learning"),
                                on_decision=self._learning_decision, on_change=self._learning_change,
                                on_state=self._save_learning,
-                               parameters=parameters(settings.learning.end_of_speech_floor_ms))
+                               parameters=parameters(settings.learning.end_of_speech_floor_ms,
+                                                     settings.conversation.command_silence_ms))
         self.recorder: SessionRecorder | None = None
         if settings.recorder.enabled:
             rec = settings.recorder
@@ -553,13 +554,18 @@ class Hub:
     def apply_learned(self, session: SatelliteSession) -> None:
         """Give a (re)connected satellite what its room has learned (defaults are left to its own config)."""
         if session.area in self.learner.rooms:
-            learned = {p: v for p, v in self.learner.values(session.area).items() if v != PARAMETERS[p].default}
+            specs = self.learner.parameters
+            learned = {p: v for p, v in self.learner.values(session.area).items() if p in specs and v != specs[p].default}
             if learned:
                 self._tune(session, learned)
 
     def _tune(self, session: SatelliteSession, values: dict[str, float]) -> None:
-        if END_OF_SPEECH in values:
-            session.endpoint = dataclasses.replace(self.base_endpoint, silence_ms=int(values[END_OF_SPEECH]))
+        windows = {field: int(values[p]) for p, field in ((END_OF_SPEECH, "silence_ms"),
+                                                           (COMMAND_WINDOW, "command_silence_ms")) if p in values}
+        if windows:  # the hub's own end of speech; each learned window keeps the other's value
+            session.endpoint = dataclasses.replace(session.endpoint or self.base_endpoint, **windows)
+        if END_OF_SPEECH not in values and WAKE_THRESHOLD not in values:
+            return  # the command window is the hub's alone: nothing to tell the satellite
         self.bridge.command_satellite(session.id, TuneCommand(
             command="tune", sender=f"hub-{self.settings.hub_id}",
             wake_threshold=values.get(WAKE_THRESHOLD),

@@ -27,7 +27,7 @@ from wyoming.vad import VoiceStarted, VoiceStopped
 
 from hub.answers import QuickAnswers
 from hub.chunker import SentenceChunker
-from hub.endpointing import Endpointer, EndpointSettings
+from hub.endpointing import Endpointer, EndpointSettings, StreamingSilero
 from hub.events import ConversationEvent, EventBus, EventKind, monotonic
 from hub.intents import IntentMatcher
 from hub.llm.base import LanguageModel, LlmRequest
@@ -267,7 +267,8 @@ class Turn:
             self.emit(EventKind.SPEECH_ENDED, by=by, speech_end_t=speech_end_t,
                       speech_ms=endpointer.speech_end_audio_ms or 0.0, audio_ms=MIC_FORMAT.duration_ms(len(pcm)),
                       pause_ms=endpointer.longest_pause_ms, silence_ms=self._endpoint.silence_ms,
-                      command_silence_ms=command_ms)
+                      command_silence_ms=command_ms, command_guessed=early.command_guessed,
+                      command_continued_ms=early.continued_ms)
             self.services.on_turn_audio(self.session.id, self.turn_id, bytes(pcm))
             await self.session.send(VoiceStopped().event())
             if not endpointer.heard_speech and by != "satellite":
@@ -492,6 +493,10 @@ class EarlyTranscript:
         self._for_speech_end: float | None = None
         self._verdict: str | None = None
         self.used = False
+        self.command_guessed = False
+        """A guess in this utterance was a complete command."""
+        self.continued_ms: float | None = None
+        """Longest pause after a complete-command guess from which the person went on."""
 
     def update(self, endpointer: Endpointer, pcm: bytearray) -> str | None:
         """Start a guess once the silence is long enough. When speech resumed and a guess was dropped, returns
@@ -502,6 +507,11 @@ class EarlyTranscript:
         if self._task is not None and self._for_speech_end != endpointer.speech_end_audio_ms:
             self._task.cancel()  # the user spoke again: that guess is stale
             dropped = self._verdict or ""
+            if dropped == "command" and self._for_speech_end is not None:
+                # speech_end_audio_ms is the end of the first window voiced again: the pause ended one window earlier
+                pause = endpointer.speech_end_audio_ms - MIC_FORMAT.duration_ms(StreamingSilero.chunk_bytes()) \
+                    - self._for_speech_end
+                self.continued_ms = max(self.continued_ms or 0.0, pause)
             self._task, self._verdict = None, None
         silence_ms = endpointer.audio_ms - endpointer.speech_end_audio_ms
         if self._task is None and silence_ms >= self._after_ms:
@@ -522,6 +532,7 @@ class EarlyTranscript:
                           verdict, "" if self._for_speech_end == speech_end else " (stale)")
             if self._for_speech_end == speech_end:
                 self._verdict = verdict
+                self.command_guessed = self.command_guessed or verdict == "command"
                 self._on_judged()
         return result
 

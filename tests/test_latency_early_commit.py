@@ -95,6 +95,8 @@ async def test_speech_resuming_in_the_short_window_discards_the_guess(broker, hu
     assert ended.data["handler"] != "time", ended.data  # not answered as the half heard before the pause
     # The guess "What time is it" was judged a complete command during the pause, then dropped when speech resumed.
     assert stats.commands_continued == 1 and stats.early_commits == 0, stats
+    # ... and the turn tells the learning layer how long a pause after a whole command was (about 1.6 s).
+    assert speech_ended.data["command_guessed"] and 1300 < speech_ended.data["command_continued_ms"] < 1900
 
 
 async def test_a_stale_guess_cancels_the_speculative_answer_and_the_answer_is_for_the_final_words(
@@ -127,3 +129,43 @@ async def test_a_stale_guess_cancels_the_speculative_answer_and_the_answer_is_fo
     assert "sun" in started.data["prompt"].lower().rsplit("moon", 1)[-1]
     assert "sun" in texts[-1]  # the spoken answer came from the request with the final words
     assert ended.data["handler"] == "llm" and ended.data["response"], ended.data
+
+
+# -- the command window, learned per room within the learning contract (no models: the learner's own events) -------
+
+def _command_turns(learner, room: str, count: int, continued_ms: float | None, start: int = 0) -> None:
+    from hub.events import ConversationEvent
+
+    t = 1000.0 + 60 * start
+    for index in range(start, start + count):
+        turn_id = f"t{index}"
+        for kind, data in (
+                (EventKind.TURN_STARTED, {"room": room, "wake_word": "hey_jarvis", "listen": True}),
+                (EventKind.SPEECH_STARTED, {}),
+                (EventKind.SPEECH_ENDED, {"by": "command", "silence_ms": 700, "command_guessed": True,
+                                          "command_continued_ms": continued_ms}),
+                (EventKind.TRANSCRIPT, {"text": "turn on the kitchen light"}),
+                (EventKind.TURN_ENDED, {"outcome": "done", "transcript": "turn on the kitchen light"})):
+            t += 1.0
+            learner(ConversationEvent(f"{room}-sat", kind, t=t, wall=1.7e9 + t, turn_id=turn_id, data=data))
+
+
+def test_the_command_window_grows_when_people_go_on_close_to_it_and_shrinks_only_on_measured_pauses():
+    from hub.learning.contract import COMMAND_WINDOW
+    from hub.learning.learner import Learner
+    from hub.learning.rules import COMMAND_WINDOW_FLOOR_MS, parameters
+
+    changes: list[tuple[str, str, float]] = []
+    learner = Learner(parameters=parameters(500, 600), on_change=lambda room, p, v: changes.append((room, p, v)))
+    # Kitchen: people go on 560 ms into the pause after a whole command ("turn on the light ... and the fan").
+    _command_turns(learner, "kitchen", 15, 560.0)
+    assert learner.value("kitchen", COMMAND_WINDOW) == 660
+    # Study: people never went on after a command: no pause measured is no evidence, the window stays.
+    _command_turns(learner, "study", 40, None)
+    assert learner.value("study", COMMAND_WINDOW) == 600
+    # Hall: people go on after short hesitations only (250 ms): shorter in contract-sized steps, never below
+    # the floor, and never below the longest measured pause plus the margin.
+    _command_turns(learner, "hall", 60, 250.0)
+    hall = [v for room, p, v in changes if room == "hall" and p == COMMAND_WINDOW]
+    assert hall and all(b - a <= 100 for a, b in zip([600.0, *hall], hall, strict=False))
+    assert learner.value("hall", COMMAND_WINDOW) == max(COMMAND_WINDOW_FLOOR_MS, 350)

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 END_OF_SPEECH = "end_of_speech_ms"
+COMMAND_WINDOW = "command_silence_ms"
+"""The short end-of-speech window for a transcript that is already a complete command (hub.turn)."""
 WAKE_THRESHOLD = "wake_threshold"
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from hub.learning.contract import END_OF_SPEECH, WAKE_THRESHOLD, ParameterSpec
+from hub.learning.contract import COMMAND_WINDOW, END_OF_SPEECH, WAKE_THRESHOLD, ParameterSpec
 from hub.learning.signals import TurnSignals
 
 END_OF_SPEECH_FLOOR_MS = 500
@@ -19,9 +19,22 @@ default window is 700 ms. 500 ms leaves a terse room 200 ms to gain while a thin
 half a second never ends the utterance. Lower it only with a measured set of real pauses."""
 
 
-def parameters(end_of_speech_floor_ms: float = END_OF_SPEECH_FLOOR_MS) -> dict[str, ParameterSpec]:
-    """The learned parameters and their contracts; the end-of-speech floor is a setting."""
-    return {
+COMMAND_WINDOW_MS = 600
+"""[conversation] command_silence_ms's default: the longest pause after a complete command that the full
+window would not cut anyway was 576 ms in bench/pause_set.py, so 600 cuts nobody there."""
+COMMAND_WINDOW_FLOOR_MS = 300
+"""The shortest command window learning may choose: below it whisper, not the window, is what waits."""
+COMMAND_MARGIN_MS = 100
+"""Window = the longest pause after which people here went on past a complete command, plus this margin."""
+MIN_CONTINUED = 8
+"""Pauses seen after complete commands (the person went on) before the command window may be shortened."""
+
+
+def parameters(end_of_speech_floor_ms: float = END_OF_SPEECH_FLOOR_MS,
+               command_window_ms: float = 0) -> dict[str, ParameterSpec]:
+    """The learned parameters and their contracts; the end-of-speech floor and the command window's
+    starting value are settings (the hub passes [conversation] command_silence_ms; 0: off, not learned)."""
+    specs = {
         END_OF_SPEECH: ParameterSpec(
             name=END_OF_SPEECH, default=700, low=end_of_speech_floor_ms, high=2000, max_step=200, cooldown_turns=12,
             min_evidence=10, probation_turns=10, rollback_drop=0.25, digits=0),
@@ -29,6 +42,12 @@ def parameters(end_of_speech_floor_ms: float = END_OF_SPEECH_FLOOR_MS) -> dict[s
             name=WAKE_THRESHOLD, default=0.6, low=0.35, high=0.9, max_step=0.05, cooldown_turns=15, min_evidence=15,
             probation_turns=15, rollback_drop=0.2, digits=2),
     }
+    if command_window_ms > 0:
+        specs[COMMAND_WINDOW] = ParameterSpec(
+            name=COMMAND_WINDOW, default=command_window_ms, low=min(COMMAND_WINDOW_FLOOR_MS, command_window_ms),
+            high=2000, max_step=100, cooldown_turns=12, min_evidence=10, probation_turns=10, rollback_drop=0.25,
+            digits=0)
+    return specs
 
 
 PARAMETERS: dict[str, ParameterSpec] = parameters()
@@ -58,6 +77,8 @@ def relevant(parameter: str, signals: TurnSignals) -> bool:
     """Is this turn evidence about the parameter?"""
     if parameter == END_OF_SPEECH:
         return signals.heard_speech and signals.transcript.strip() != ""
+    if parameter == COMMAND_WINDOW:
+        return signals.command_guessed
     return signals.woke
 
 
@@ -66,6 +87,10 @@ def reward(parameter: str, signals: TurnSignals, value: float) -> float:
     if parameter == END_OF_SPEECH:
         window_s = (signals.silence_ms if signals.silence_ms is not None else value) / 1000
         return -2.0 * signals.cut_off - 0.5 * window_s  # a cut-off costs a repeat; every ms waited costs a little
+    if parameter == COMMAND_WINDOW:
+        # Going on within the margin of the window is a near cut-off; a shorter window earns its wait back.
+        near = signals.continued_ms is not None and signals.continued_ms >= value - COMMAND_MARGIN_MS
+        return -2.0 * near - 0.5 * value / 1000
     return -1.0 * signals.false_wake - 1.0 * signals.near_miss
 
 
@@ -105,4 +130,24 @@ def wake_threshold_target(current: float, evidence: Sequence[TurnSignals]) -> Ta
     return None
 
 
-RULES = {END_OF_SPEECH: end_of_speech_target, WAKE_THRESHOLD: wake_threshold_target}
+def command_window_target(current: float, evidence: Sequence[TurnSignals]) -> Target | None:
+    """Longer at once when people here go on after a complete command close to the window; shorter only
+    from measured pauses (never from their absence: a command nobody continued says nothing of pauses)."""
+    continued = sorted(s.continued_ms for s in evidence if s.continued_ms is not None)
+    facts: dict[str, float | int | str] = {"turns": len(evidence), "continued": len(continued),
+                                           "longest_continued_ms": round(continued[-1]) if continued else 0}
+    if continued and continued[-1] >= current - COMMAND_MARGIN_MS:
+        return Target(continued[-1] + COMMAND_MARGIN_MS,
+                      f"someone went on after a complete command {continued[-1]:.0f} ms into the pause, close to "
+                      f"the {current:.0f} ms window", facts)
+    if len(continued) < MIN_CONTINUED:
+        return None
+    need = max(COMMAND_WINDOW_FLOOR_MS, continued[-1] + COMMAND_MARGIN_MS)
+    if current - need < 25:
+        return None
+    return Target(need, f"after a complete command people here went on within {continued[-1]:.0f} ms "
+                        f"({len(continued)} times): a shorter window is safe", facts)
+
+
+RULES = {END_OF_SPEECH: end_of_speech_target, WAKE_THRESHOLD: wake_threshold_target,
+         COMMAND_WINDOW: command_window_target}

@@ -71,6 +71,10 @@ class TurnSignals:
     """The hub did not act on what it heard (a fragment, or too unsure of it) and asked the person again."""
     doubt: str | None = None
     """Why the hub did not act on the transcript (``hub.transcript.Doubt``: no_speech, fragment, low_confidence)."""
+    command_guessed: bool = False
+    """A speculative transcript in this turn was a complete command (the short window applied to it)."""
+    continued_ms: float | None = None
+    """Longest pause after a complete command from which the person went on (the short window's near miss)."""
 
 
 class _OpenTurn:
@@ -92,6 +96,8 @@ class _OpenTurn:
         self.style: str | None = None
         self.asked_to_repeat = False
         self.doubt: str | None = None
+        self.command_guessed = False
+        self.continued_ms: float | None = None
 
     def finish(self, event: ConversationEvent) -> TurnSignals:
         text_words = words(self.transcript)
@@ -104,7 +110,8 @@ class _OpenTurn:
             false_wake=self.woke and self.listen and (not text_words or self.doubt == NO_SPEECH),
             near_miss=self.near_miss, interrupted=self.interrupted, cut_off=cut_off, pause_ms=self.pause_ms,
             silence_ms=self.silence_ms, transcript=self.transcript, style=self.style,
-            asked_to_repeat=self.asked_to_repeat, doubt=self.doubt,
+            asked_to_repeat=self.asked_to_repeat, doubt=self.doubt, command_guessed=self.command_guessed,
+            continued_ms=self.continued_ms,
         )
 
 
@@ -131,6 +138,8 @@ class SignalExtractor:
             turn.speech_by = str(data.get("by", ""))
             turn.pause_ms = _number(data.get("pause_ms"))
             turn.silence_ms = _number(data.get("silence_ms"))
+            turn.command_guessed = bool(data.get("command_guessed"))
+            turn.continued_ms = _number(data.get("command_continued_ms"))
         elif kind is EventKind.TRANSCRIPT:
             turn.transcript = str(data.get("text", ""))
             turn.heard_speech = turn.heard_speech or bool(turn.transcript.strip())
