@@ -6,8 +6,8 @@ Each trial kills the current owner with SIGKILL and measures, on one clock:
 
 - **leased**: kill -> the other hub's lease (``conversation/kitchen/owner``) reaches a monitor;
 - **linked**: kill -> the satellite is driven again (its Wyoming link up, ``run-satellite`` received);
-- **answered**: kill -> the turn report of a conversation started the moment the satellite took one
-  ("What time is it?" fed as its microphone): the next wake answered.
+- **answered**: kill -> the turn report of the next wake, said the moment the satellite is driven again
+  ("Hey Jarvis. What time is it?" fed as its microphone; its own wake model hears it).
 
 The killed hub is restarted and becomes the standby for the next trial (which kills the other one).
 
@@ -37,13 +37,12 @@ from bench.latency import pct
 from bench.results import load_note, write_result
 from common.broker import Role
 from common.local_broker import DEFAULT_DEVICES, MosquittoBroker, free_port
-from protocol.commands import StartConversationCommand
 from protocol.payloads import SatellitePhase
 from satellite.app import SatelliteApp
 from satellite.settings import SatelliteSettings
-from tests.audio_fixtures import SpeechMaker, silence
+from tests.audio_fixtures import SpeechMaker
 from tests.test_hub_turns import wait_until
-from tests.test_multi_hub import House, driven, start_hub
+from tests.test_multi_hub import House, driven, start_hub, wake_and_ask
 
 HUBS = ("hub", "hub-b")
 
@@ -69,9 +68,7 @@ async def trial(house: House, app: SatelliteApp, procs: dict[str, asyncio.subpro
     if freeze:  # done with the frozen one
         procs[victim].send_signal(signal.SIGKILL)
         await procs[victim].wait()
-    house.link.publish(house.link.topics.command("kitchen"), StartConversationCommand(command="start_conversation"))
-    await wait_until(lambda: app.core.phase is SatellitePhase.STREAMING, 10)
-    app.backend.feed(pcm)
+    app.backend.feed(pcm)  # "Hey Jarvis. What time is it?": the satellite's wake model hears it
     await wait_until(lambda: len(house.reports) > reports, 60)
     answered = time.monotonic() - killed
     report = house.reports[-1]
@@ -97,7 +94,7 @@ async def run(trials: int, workdir: Path, *, freeze: bool = False) -> str:
         from common.models import piper_voice_path
         from hub.tts import TextToSpeech
 
-        pcm = SpeechMaker(TextToSpeech(piper_voice_path()))("What time is it?") + silence(2.0)
+        pcm = wake_and_ask(SpeechMaker(TextToSpeech(piper_voice_path())))
         async with house.link.running():
             app = await asyncio.to_thread(SatelliteApp, SatelliteSettings.model_validate({
                 "id": "kitchen", "area": "Kitchen", "wyoming": {"host": "127.0.0.1", "port": free_port()},
@@ -139,9 +136,9 @@ async def run(trials: int, workdir: Path, *, freeze: bool = False) -> str:
         "0.3-0.6 s and settle 0.5 s, real models), one real satellite (file audio), one Mosquitto from the "
         "repository's config. Each trial SIGKILLs the satellite's owner; the broker publishes its last will at once "
         "(closed TCP connection), the other hub claims, waits out the settle time and connects; the satellite "
-        "already saw its old hub's connection close, so it accepts the new one at once. The conversation is "
-        "started the moment the satellite is driven again (\"What time is it?\" as its microphone, 2 s of silence "
-        f"after); that turn's own end of speech -> first audio was p50 {statistics.median(turn):.0f} ms, and its report comes "
+        "already saw its old hub's connection close, so it accepts the new one at once. The next wake is "
+        "said the moment the satellite is driven again (\"Hey Jarvis. What time is it?\" as its microphone, heard by "
+        f"its own wake model, 2 s of silence after); that turn's own end of speech -> first audio was p50 {statistics.median(turn):.0f} ms, and its report comes "
         "once the answer has played, so \"answered\" holds the question, the end-of-speech window and the answer. "
         "The killed hub is restarted after each trial and stays standby (it never took the satellite back). "
         "A hub whose machine loses power is noticed by the broker after 1.5 keepalives (45 s by default): "

@@ -624,6 +624,9 @@ class Hub:
             await asyncio.sleep(every_s)
             # QoS 0: the next one comes soon, and a QoS 1 delivery costs the broker a store write.
             self.link.publish(self.topics.hub(HubTopic.METRICS), self.metrics(), qos=0)
+            for pool in self.models.pools:  # a model server that is out is a problem on hub/state until it is back
+                self.set_problem(f"{pool.kind}-servers", None if pool.healthy_count == len(pool.servers)
+                                 else f"{pool.kind} servers: {pool.describe()}")
 
 
 def _private_dir(path: Any) -> None:

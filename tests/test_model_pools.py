@@ -181,11 +181,15 @@ async def test_a_server_killed_mid_utterance_costs_the_turn_nothing(broker, hub_
         await kitchen.say(speech("What time is it?"))
         second = await recorder.wait_for(lambda e: e.kind is EventKind.TURN_ENDED and e.turn_id != ended.turn_id, 60)
         assert second.data["handler"] == "time"
+        # hub/state says which server is out (checked with the metrics, every 10 s) ...
+        await asyncio.wait_for(_until(lambda: "out" in hub.problems.get("stt-servers", "")), 15)
+        assert victim.uri in hub.problems["stt-servers"] and "1/2 up" in hub.problems["stt-servers"]
         # Restarted, it is back in the pool by itself within its backoff (at most 2 s here) once it answers.
         victim.start()
         await asyncio.to_thread(victim.wait_ready)
         await asyncio.wait_for(_until(lambda: busy.healthy), 5)
         back_after = time.monotonic() - killed_t
+        await asyncio.wait_for(_until(lambda: "stt-servers" not in hub.problems), 15)  # ... and that it is back
     await kitchen.close()
     assert back_after < 120
 
