@@ -65,7 +65,11 @@ from tests.speech_corpus import (
 LEVELS = {"quiet": QUIET_SNR_DB, "10 dB": 10.0, "5 dB": 5.0}
 SEGMENT_S = 40.0
 """Each noise kind runs this long before the next takes over (1 s cross-fade)."""
-NOT_ACTIONS = ("llm", "ask_again", "no_speech", "empty", "")
+DEVICE_INTENTS = ("turn_on", "turn_off", "climate_set_temperature")
+CHANGES = (*DEVICE_INTENTS, "timer_start", "timer_cancel", "volume", "mute", "stop")
+"""Intents that change something (a wrong one is a wrong action; a wrong time or date is only a wrong answer)."""
+ASKED = ("ask_again", "device_unclear")
+"""The hub asked the person to repeat, or which device they meant."""
 
 
 @dataclass(frozen=True)
@@ -142,7 +146,7 @@ def wer(reference: str, hypothesis: str) -> float:
         previous, row[0] = row[:], i
         for j in range(1, len(hyp) + 1):
             row[j] = min(previous[j] + 1, row[j - 1] + 1, previous[j - 1] + (ref[i - 1] != hyp[j - 1]))
-    return row[len(hyp)] / max(1, len(ref))
+    return min(1.0, row[len(hyp)] / max(1, len(ref)))  # a hallucinated loop is all wrong, not 800 % wrong
 
 
 @dataclass
@@ -156,7 +160,7 @@ class Outcome:
 
     @property
     def repeat(self) -> bool:
-        return self.handler == "ask_again"
+        return self.handler in ASKED
 
 
 def is_correct(command: Command, turn: Turn) -> bool:
@@ -176,14 +180,16 @@ def outcomes(stream: Stream, items: list[Item], heard: Heard, judge) -> list[Out
         if not woke or turn is None:
             result.append(Outcome(item, woke, None, "", False, False))
             continue
-        handler, correct = judge(item.command, turn)
-        wrong = not correct and handler not in NOT_ACTIONS and not handler.startswith("quick_")
+        handler, correct, changed = judge(item.command, turn)
+        wrong = changed and not correct
         result.append(Outcome(item, woke, turn.transcript, handler, correct, wrong))
     return result
 
 
-def judge_ours(command: Command, turn: Turn) -> tuple[str, bool]:
-    return turn.handler, is_correct(command, turn)
+def judge_ours(command: Command, turn: Turn) -> tuple[str, bool, bool]:
+    """(handler, correct, changed something): a device intent that commanded nothing changed nothing."""
+    changed = bool(turn.actions) or (turn.handler in CHANGES and turn.handler not in DEVICE_INTENTS)
+    return turn.handler, is_correct(command, turn), changed
 
 
 def baseline_judge():
@@ -197,13 +203,14 @@ def baseline_judge():
                 for kind, object_id, name, area in HOME]
     matcher = IntentMatcher(lambda: entities)
 
-    def judge(command: Command, turn: Turn) -> tuple[str, bool]:
+    def judge(command: Command, turn: Turn) -> tuple[str, bool, bool]:
         intent = matcher.match(turn.transcript)
         if intent is None:
-            return ("llm" if turn.transcript.strip() else "empty"), False
+            return ("llm" if turn.transcript.strip() else "empty"), False, False
         named = str(intent.slots.get("name", "")).replace(" ", "_").lower()
-        entity_ok = not command.entity or command.entity in named or named in command.entity
-        return intent.name, intent.name == command.intent and entity_ok
+        entity_ok = not command.entity or (bool(named) and (command.entity in named or named in command.entity))
+        changed = intent.name in CHANGES and not (intent.name in DEVICE_INTENTS and intent.slots.get("unknown"))
+        return intent.name, intent.name == command.intent and entity_ok, changed
 
     return judge
 
@@ -304,10 +311,13 @@ async def run(args: argparse.Namespace, work: Path) -> None:
     ours_false = len(await asyncio.to_thread(wake_path, negative, before=False))
     before_false = len(await asyncio.to_thread(wake_path, negative, before=True))
     theirs_false = None if args.no_baseline else await openwakeword_detections(negative, work / "oww-neg.log")
-    component = {}
+    component: dict[tuple[str, bool], int] = {}
+    cpu = {True: 0.0, False: 0.0}
     for level, stream in level_streams.items():
         for before in (True, False):
+            cpu_start = time.process_time()
             hits = await asyncio.to_thread(wake_path, stream.pcm, before=before)
+            cpu[before] += time.process_time() - cpu_start
             component[(level, before)] = sum(
                 any(p.start_s <= h <= p.end_s + 1.5 for h in hits) for p, i in zip(stream.placed, items,
                                                                                  strict=True) if not i.held_out)
@@ -322,25 +332,27 @@ async def run(args: argparse.Namespace, work: Path) -> None:
                 for o in table[(name, level)]:
                     print(f"{name:20s} {level:6s} {o.item.voice:18s} {o.item.command.text[:34]:34s} woke={o.woke!s:5s} "
                           f"{o.handler:24s} {'OK ' if o.correct else 'WRONG' if o.wrong else '-  '} {o.transcript!r}")
+    audio_s = sum(stream.seconds for stream in level_streams.values())
     body = report(args, items, table, component, (ours_false, before_false, theirs_false), load_before,
-                  time.monotonic() - started)
+                  time.monotonic() - started, {k: 100 * v / audio_s for k, v in cpu.items()})
     print(body)
     if not args.no_write:
         write_result("hearing", body, "python -m bench.hearing")
 
 
-def report(args, items, table, component, false_wakes, load_before, elapsed_s) -> str:
-    lines = ["| system | noise | woke | WER | correct action | asked to repeat | wrong action |",
+def report(args, items, table, component, false_wakes, load_before, elapsed_s, cpu_pct) -> str:
+    lines = ["| system | noise | woke | WER | correct action | asked again | wrong action |",
              "|---|---|---|---|---|---|---|"]
     for part, held in (("tuning", False), ("held out", True)):
         for (name, level), rows in table.items():
             lines.append(row(f"{name}, {part}", level, [o for o in rows if o.item.held_out == held]))
     tuning_n = sum(not i.held_out for i in items)
-    comp = ["| wake path alone (in-process, tuning part) | " + " | ".join(LEVELS) + " |",
-            "|---|" + "---|" * len(LEVELS),
-            "| before (VAD alone, 1 phase) | " + " | ".join(pct(component[(lv, True)], tuning_n) for lv in LEVELS) + " |",
+    comp = ["| wake path alone (in-process, tuning part) | " + " | ".join(LEVELS) + " | CPU, % of a core |",
+            "|---|" + "---|" * (len(LEVELS) + 1),
+            "| before (VAD alone, 1 phase) | " + " | ".join(pct(component[(lv, True)], tuning_n) for lv in LEVELS)
+            + f" | {cpu_pct[True]:.1f} |",
             "| after (noise-floor gate, 4 phases) | " + " | ".join(pct(component[(lv, False)], tuning_n)
-                                                              for lv in LEVELS) + " |"]
+                                                              for lv in LEVELS) + f" | {cpu_pct[False]:.1f} |"]
     ours_false, before_false, theirs_false = false_wakes
     hours = args.negative_minutes / 60
     negatives = (f"False wakes on {args.negative_minutes:.0f} min of TV-like speech over the same noises at 10 dB: "
@@ -372,10 +384,13 @@ def report(args, items, table, component, false_wakes, load_before, elapsed_s) -
         f"'Hey Jarvis' and the command in one breath, one every {args.slot_s:.0f} s over continuous noise, real time, "
         "all three levels at once (one satellite each).", "",
         *lines, "", *targets, "", "Ours by voice:", "", *per_voice, "", *comp, "", negatives, "",
-        "WER: after a leading wake phrase is removed, numbers as digits, mean over the woken commands. "
+        "WER: after a leading wake phrase is removed, numbers as digits, capped at 100 % per command, mean over "
+        "the woken commands that got a transcript. "
         "Correct action: the turn report's handler is the expected intent and, for a device, the report's "
         "actions commanded the right entity with the right service (the Home Assistant way: the hub's matcher "
-        "with the same home on its transcript). Wrong action: any other intent or device acted on. "
+        "with the same home on its transcript). Asked again: the hub asked to repeat (`ask_again`) or which device "
+        "was meant. Wrong action: something else was changed (another device, a timer, the volume); a wrong "
+        "time or date answer, or the language model answering, is neither correct nor a wrong action. "
         f"{load_note(load_before, os.getloadavg())}; {elapsed_s / 60:.0f} min.",
     ])
 

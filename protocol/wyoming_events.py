@@ -23,6 +23,10 @@ Extensions (a stock peer ignores unknown event types, so they are safe to send):
   hub -> satellite "stop playback now and discard queued audio". Data: ``reason``, ``turn_id``.
 - ``turn-started`` (hub -> satellite): the id of the turn the hub opened, so the satellite's
   MQTT interrupt and metrics can name it.
+- ``detection`` data from our satellites carries, beyond Wyoming's ``name``: ``score``, ``level_dbfs``
+  (room arbitration), ``near_miss`` (a failed try just before) and ``preroll_ms``: how much of the audio
+  stream that follows was captured before the wake model fired (it holds the wake phrase, for the hub
+  to cut from the transcript; absent from a stock satellite, which streams from after the wake).
 """
 
 from __future__ import annotations
