@@ -198,8 +198,10 @@ class WakeRunner:
         settings = SatelliteSettings()
         self.threshold = settings.wake.threshold
         self.detector = WakeDetector(settings.wake.model, settings.wake.threshold, settings.wake.refractory_s,
-                                     gated=settings.wake.vad_gate)
-        self.vad = speech_detector(settings.vad.engine, settings.vad.threshold, settings.vad.aggressiveness)
+                                     gated=settings.wake.vad_gate, phases=settings.wake.phases)
+        self.vad = speech_detector(settings.vad.engine, settings.vad.threshold, settings.vad.aggressiveness,
+                                   noise_margin_db=settings.vad.noise_margin_db,
+                                   noise_window_s=settings.vad.noise_window_s)
         self.t = 0.0
 
     def hits(self, pcm: bytes) -> int:
