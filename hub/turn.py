@@ -348,6 +348,8 @@ class Turn:
         # (off the loop: hassil takes a few ms, and other rooms' audio keeps flowing meanwhile).
         intent = services.skills.follow_up(self.session.id, text) or await asyncio.to_thread(
             services.matcher.match, text, self.session.area)
+        if intent is None and heard.command and heard.command != text:  # "could you ..., thanks" -> the command
+            intent = await asyncio.to_thread(services.matcher.match, heard.command, self.session.area)
         if intent is not None:
             self.handler = intent.name
             self.emit(EventKind.INTENT, name=intent.name, slots={k: v for k, v in intent.slots.items()})
