@@ -223,6 +223,9 @@ class SatelliteLink:
             near_miss = event.data.get("near_miss")
             if isinstance(near_miss, int | float) and 0.0 <= near_miss <= 1.0:
                 self._wake["near_miss"] = float(near_miss)  # the user had to say the wake word twice
+            preroll = event.data.get("preroll_ms")
+            if isinstance(preroll, int | float) and 0 < preroll <= 10_000:
+                self._wake["preroll_ms"] = float(preroll)  # the stream holds the wake phrase: the hub cuts it
             session.services.bus.emit(ConversationEvent(session.id, EventKind.WAKE, data=dict(self._wake)))
         elif RunPipeline.is_type(kind):
             await self._run_pipeline(session)

@@ -136,14 +136,19 @@ class SimSatellite:
 
     async def say(self, pcm: bytes, *, wake_word: str = "hey_jarvis", score: float = 0.95,
                   level_dbfs: float = -20.0, realtime: float = 1.0, trailing_silence_s: float = 3.0,
-                  end_with_audio_stop: bool = False) -> None:
-        """Wake, then stream ``pcm`` like a microphone, then silence until the hub stops listening."""
+                  end_with_audio_stop: bool = False, preroll_ms: float | None = None) -> None:
+        """Wake, then stream ``pcm`` like a microphone, then silence until the hub stops listening.
+
+        ``preroll_ms``: say, as our satellite does, that ``pcm`` starts this long before the wake fired."""
         await self.running.wait()
         peer = self._peer
         assert peer is not None
         self.transcript_event.clear()
         # Our satellites add score and signal level to Wyoming's detection for room arbitration.
-        await peer.send(Event(type="detection", data={"name": wake_word, "score": score, "level_dbfs": level_dbfs}))
+        detection: dict[str, object] = {"name": wake_word, "score": score, "level_dbfs": level_dbfs}
+        if preroll_ms is not None:
+            detection["preroll_ms"] = preroll_ms
+        await peer.send(Event(type="detection", data=detection))
         await peer.send(RunPipeline(start_stage=PipelineStage.ASR, end_stage=PipelineStage.TTS).event())
         await peer.send(AudioStart(rate=MIC_FORMAT.rate, width=MIC_FORMAT.width, channels=MIC_FORMAT.channels).event())
         self._streaming = True

@@ -118,16 +118,18 @@ async def test_commands_after_the_wake_word_are_carried_out_and_a_fragment_is_as
     async with hub_with(broker, hub_models, kitchen, tmp_path) as hub:
         recorder = EventRecorder(hub.bus)
         # The satellite streams from before the wake word: the hub hears it again, then the request.
-        await kitchen.say(speech("Hey Jarvis, um, what time is it?"))
+        await kitchen.say(speech("Hey Jarvis, um, what time is it?"), preroll_ms=1200)
         first = await recorder.wait_for(lambda e: e.kind is EventKind.TURN_ENDED, 60)
-        await kitchen.say(speech("Hey Jarvis."))
+        await kitchen.say(speech("Hey Jarvis."), preroll_ms=1200)
         second = await recorder.wait_for(lambda e: e.kind is EventKind.TURN_ENDED and e is not first, 60)
-        await kitchen.say(speech("Hey Jarvis, set a timer for two minutes, thank you."))
+        await kitchen.say(speech("Hey Jarvis, set a timer for two minutes, thank you."), preroll_ms=1200)
         third = await recorder.wait_for(lambda e: e.kind is EventKind.TURN_ENDED and e not in (first, second), 60)
         reports = {r.turn_id: r for r in hub.timeline.reports}
     await kitchen.close()
 
     transcripts = [e for e in recorder.events if e.kind is EventKind.TRANSCRIPT]
+    started = [e for e in recorder.events if e.kind is EventKind.TURN_STARTED]
+    assert all(e.data["preroll_ms"] == 1200 for e in started)  # the satellite said its stream holds the wake phrase
     assert "jarvis" in transcripts[0].data["text"].lower()  # the original is kept
     assert transcripts[0].data["cleaned"].lower().rstrip("?") == "what time is it"
     assert transcripts[0].data["avg_logprob"] > -1.0 and transcripts[0].data["no_speech_prob"] < 0.6
