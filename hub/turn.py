@@ -29,7 +29,7 @@ from hub.answers import QuickAnswers
 from hub.chunker import SentenceChunker
 from hub.endpointing import Endpointer, EndpointSettings, StreamingSilero
 from hub.events import ConversationEvent, EventBus, EventKind, monotonic
-from hub.intents import IntentMatcher
+from hub.intents import Intent, IntentMatcher
 from hub.llm.base import LanguageModel, LlmRequest
 from hub.llm.spoken_answer import SpokenAnswer
 from hub.skills import Skills
@@ -134,6 +134,7 @@ class Turn:
         self.played = asyncio.Event()
         self.listening_done = False
         self._speculative: SpeculativeAnswer | None = None
+        self._guessed: tuple[str, Intent | None] | None = None
 
     # -- input from the satellite link ------------------------------------------------------
     def add_audio(self, pcm: bytes) -> bool:
@@ -282,6 +283,13 @@ class Turn:
         finally:
             early.cancel()  # an interrupted turn leaves no speculative work behind
 
+    async def _match(self, text: str) -> Intent | None:
+        """The intent in ``text``; the speculative transcript's judge may have matched these very words already."""
+        guessed, self._guessed = self._guessed, None
+        if guessed is not None and guessed[0] == text:
+            return guessed[1]
+        return await asyncio.to_thread(self.services.matcher.match, text, self.session.area)
+
     def _guess_judged(self) -> None:
         with contextlib.suppress(asyncio.QueueFull):  # a full queue still holds audio that re-checks the commit
             self.audio.put_nowait(GUESS_READY)
@@ -295,6 +303,9 @@ class Turn:
                                            services.settings.doubt) is not None:
             return "other"  # asked again or ignored: nothing to hurry
         intent = await asyncio.to_thread(services.matcher.match, heard.text, self.session.area)
+        if intent is None and heard.command and heard.command != heard.text:
+            intent = await asyncio.to_thread(services.matcher.match, heard.command, self.session.area)
+        self._guessed = (heard.text, intent)  # the answer reuses it when the final words are these
         if intent is not None:
             # An unknown device is answered "I don't know X": the person may still be saying its name.
             return "other" if intent.slots.get("unknown") else "command"
@@ -346,8 +357,7 @@ class Turn:
         services.on_user_text(self.session.id, self.turn_id, text)
         # An answer to "the ceiling light or the desk lamp?" completes that command; otherwise match afresh
         # (off the loop: hassil takes a few ms, and other rooms' audio keeps flowing meanwhile).
-        intent = services.skills.follow_up(self.session.id, text) or await asyncio.to_thread(
-            services.matcher.match, text, self.session.area)
+        intent = services.skills.follow_up(self.session.id, text) or await self._match(text)
         if intent is None and heard.command and heard.command != text:  # "could you ..., thanks" -> the command
             intent = await asyncio.to_thread(services.matcher.match, heard.command, self.session.area)
         if intent is not None:
