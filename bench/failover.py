@@ -141,8 +141,7 @@ async def run(trials: int, workdir: Path, *, freeze: bool = False) -> str:
         f"its own wake model, 2 s of silence after); that turn's own end of speech -> first audio was p50 {statistics.median(turn):.0f} ms, and its report comes "
         "once the answer has played, so \"answered\" holds the question, the end-of-speech window and the answer. "
         "The killed hub is restarted after each trial and stays standby (it never took the satellite back). "
-        "A hub whose machine loses power is noticed by the broker after 1.5 keepalives (45 s by default): "
-        "add that to these figures for that case.",
+        "A hub that hangs or loses power leaves its connections open: that case is \"failover-freeze\" (about 60 s).",
         f"{load_note(load_before, load_after)}; {time.monotonic() - started:.0f} s in all.",
     ]
     return "\n".join(lines)

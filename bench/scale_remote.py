@@ -103,13 +103,20 @@ def report(results: dict[str, tuple[list[Point], float, float]], n: int, min_tur
     lines.append("")
     for mode, (points, _, _) in results.items():
         lines.append(f"- {_label(mode)}: {knee(points)}")
+    largest = {mode: max(points, key=lambda p: p.talkers) for mode, (points, _, _) in results.items()}
+    lines += ["", "Where the knee moves: peak " + ", ".join(
+        f"{per_turn[m][2]:.0f} turns/min" for m in results) + " and p95 at K = " + ", ".join(
+        f"{largest[m].talkers}: {pct(largest[m].latencies_ms, 0.95):.0f} ms" for m in results) + " ("
+        + " / ".join(_label(m) for m in results) + "). Taking whisper out of the hub process frees the hub's "
+        "cores and event loop for piper and the turns; a second server on the same 2 cores cannot add compute, "
+        "so it does not move the knee further here (on its own machine it would add that machine's cores)."]
     lines += ["", "| speech recognition | hub process CPU s/turn | STT servers CPU s/turn | peak turns/min here |",
               "|---|---|---|---|"]
     for mode, (hub_s, server_s, peak) in per_turn.items():
         lines.append(f"| {_label(mode)} | {hub_s:.2f} | {server_s:.2f} | {peak:.0f} |")
     lines += ["", paper_model(per_turn), "",
               f"N = {n} scripted satellites, rounds of K at once, at least {min_turns} turns per point after one "
-              "warm-up turn; latency is end of speech -> first answer audio (includes the 700 ms end-of-speech "
+              "warm-up turn; latency is end of speech -> first answer audio (includes the hub's end-of-speech "
               "window). Every server ran on the same 2 shared cores as the hub and the other helpers' work: a "
               "second server adds no compute here, so this measures the pool (spreading, its overhead) and moves "
               "the queue from the hub to the servers, not the gain of a second machine. TTS and the intent stay "
@@ -148,9 +155,9 @@ def paper_model(per_turn: dict[str, tuple[float, float, float]]) -> str:
              "several times faster than that (not measured here). "
              f"For the morning rush ({demand[1][1]} turns/min) that is {_need(demand[1][1], pi_hub_tpm)} Pi 5 hub(s) "
              f"and {_need(demand[1][1], box_tpm)} model box(es); a second hub is for failover on top. "
-             "These are CPU-time bounds: they assume the cores are free for this work (here they were not, see the "
-             "load below: measured throughput was under 40 turns/min, against 54 in the quieter \"scale\" run) and "
-             "that enough whisper workers run at once (one utterance at a time per wyoming-faster-whisper server, so "
+             "These are CPU-time bounds: they assume the cores are free for this work (this machine's were shared, "
+             f"see the load below; the measured peak here was {max(v[2] for v in per_turn.values()):.0f} turns/min on "
+             "2 cores) and that enough whisper workers run at once (one utterance at a time per wyoming-faster-whisper server, so "
              "a box needs a server or worker per utterance it should transcribe at the same time)."]
     return "\n".join(rows)
 
