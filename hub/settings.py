@@ -35,8 +35,8 @@ class ModelSettings(_Section):
     stt_queue: int = Field(default=32, ge=1, description="Utterances waiting for recognition before refusing")
     stt_vocabulary: list[str] = Field(
         default_factory=list,
-        description="Names in this home for whisper (rooms, devices: 'kitchen, desk lamp'); each turn adds its "
-                    "wake phrase last")
+        description="Names in this home for whisper's hotwords (rooms, devices: 'kitchen, desk lamp'); the wake "
+                    "phrase is added last when the satellite streams it (preroll_ms)")
     stt_prompt: Literal["hotwords", "prompt", "off"] = Field(
         default="hotwords", description="How the vocabulary reaches whisper: hotwords, initial prompt, or not at all")
     stt_temperature_fallback: bool = Field(
