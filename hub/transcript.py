@@ -27,6 +27,17 @@ NOT_A_REQUEST = FILLERS | frozenset({
 })
 """An utterance made only of these words is a fragment: nobody can act on "the" or "um and"."""
 
+GREETINGS = frozenset({"hi", "hello", "hey", "hiya", "howdy"})
+_GREETING_TAIL = GREETINGS | frozenset({"there", "everyone", "all", "friend", "buddy"})
+
+
+def is_greeting(words: list[str]) -> bool:
+    """ "Hello", "hi there": said to the assistant on purpose, to be answered, not a filler to strip."""
+    # A lone "hey" is more likely what is left of "hey Jarvis" than a greeting.
+    return (bool(words) and words[0] in GREETINGS and all(word in _GREETING_TAIL for word in words)
+            and words != ["hey"])
+
+
 CUT_OFF_END = frozenset({"the", "a", "an", "my", "your", "our", "their", "and", "or", "but"})
 """A request never ends on these: "turn on the" was cut off (while "turn the lights on" is whole)."""
 
@@ -151,6 +162,9 @@ def clean(transcript: str, wake_word: str | None = None) -> Cleaned:
         if end > start:
             removed = " ".join(_bare(t.group()) for t in tokens[start:end])
             start = _skip_fillers(tokens, end)
+    after_wake = end if removed else 0
+    if is_greeting([_bare(t.group()) for t in tokens[after_wake:]]):
+        start = after_wake  # "hello" alone is the request, not a filler in front of one
     text = transcript[tokens[start].start():] if start < len(tokens) else ""
     text = text.strip(_EDGE_PUNCT.replace("?", "").replace("'", "")).strip()
     command = _TRAILING_POLITE.sub("", _LEADING_POLITE.sub("", text)).strip(_EDGE_PUNCT).strip()
@@ -163,6 +177,8 @@ def doubt(cleaned: Cleaned, confidence: Confidence | None, settings: DoubtSettin
                                    and confidence.avg_logprob < settings.no_speech_logprob):
         return Doubt.NO_SPEECH
     words = [word for word in (_bare(t) for t in cleaned.text.split()) if word]
+    if is_greeting(words):
+        return None
     if not any(word not in NOT_A_REQUEST for word in words) or words[-1] in CUT_OFF_END:
         return Doubt.FRAGMENT
     if confidence is not None and confidence.avg_logprob < settings.min_avg_logprob:

@@ -83,6 +83,9 @@ def test_the_intent_matcher_understands_commands_wrapped_in_wake_words_fillers_a
     ("Stop.", None),
     ("Thank you.", None),
     ("Turn on the kitchen lights.", None),
+    ("Hey.", Doubt.FRAGMENT),  # what is left of "hey Jarvis", not a greeting
+    ("Hello.", None),
+    ("Hey Jarvis, hi there.", None),
 ])
 def test_fragments_are_doubted_whole_requests_are_not(heard: str, expected: str | None) -> None:
     assert doubt(clean(heard, "hey_jarvis"), SURE, DoubtSettings()) == expected
@@ -109,3 +112,10 @@ def test_wake_phrase_names() -> None:
     assert wake_phrase("hey_jarvis_v0.1") == "hey jarvis"
     assert wake_phrase("ok_nabu") == "ok nabu"
     assert wake_phrase("C:\\wake\\hey_computer_v2.tflite") == "hey computer"
+
+
+@pytest.mark.parametrize(("heard", "text"), [("Hello.", "Hello"), ("Hi there!", "Hi there"),
+                                             ("Hey Jarvis, hello.", "hello"), ("Hello, what time is it?",
+                                                                               "what time is it?")])
+def test_a_greeting_on_its_own_is_the_request_and_is_kept(heard: str, text: str) -> None:
+    assert clean(heard, "hey_jarvis").text == text
