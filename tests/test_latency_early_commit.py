@@ -8,14 +8,18 @@ window" cannot be confused on a loaded machine.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import urllib.request
 from collections.abc import AsyncIterator
 from datetime import datetime
 
 import pytest
 
+from common.local_broker import free_port
 from hub.events import EventKind, EventRecorder
 from hub.llm.base import LlmRequest
+from hub.metrics import start_metrics_server
 from tests.audio_fixtures import silence
 from tests.simsat import SimSatellite
 from tests.test_hub_turns import running_hub
@@ -64,7 +68,13 @@ async def test_a_complete_command_ends_listening_on_the_short_window(broker, hub
         await kitchen.say(speech("What time is it?"), trailing_silence_s=8.0)
         ended = await recorder.wait_for(lambda e: e.kind is EventKind.TURN_ENDED, 60)
         stats = hub.services.speculation
+        metrics_port = free_port()
+        start_metrics_server(hub, "127.0.0.1", metrics_port)
+        scraped = await asyncio.to_thread(
+            lambda: urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10).read().decode())
     await kitchen.close()
+
+    assert "hearth_hub_speculation_early_commits 1.0" in scraped  # what an operator's Prometheus sees
 
     speech_ended = first(recorder, EventKind.SPEECH_ENDED)
     assert speech_ended.data["by"] == "command"
