@@ -21,7 +21,6 @@ from wyoming.event import Event
 from wyoming.info import Describe, Info
 from wyoming.ping import Ping, Pong
 from wyoming.pipeline import RunPipeline
-from wyoming.satellite import RunSatellite
 from wyoming.snd import Played
 from wyoming.wake import Detection
 
@@ -34,7 +33,7 @@ from hub.turn import Turn
 from protocol.audio import MIC_FORMAT, AudioFormatError, check_audio
 from protocol.framing import stream_limit
 from protocol.payloads import InterruptReason
-from protocol.wyoming_events import InterruptEvent
+from protocol.wyoming_events import InterruptEvent, run_satellite
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -146,7 +145,7 @@ class SatelliteLink:
         self.session, self.peer = session, peer
         self.refusal, self._take_over = None, None
         session.attach(peer.send)
-        await peer.send(RunSatellite().event())
+        await peer.send(run_satellite(strips_wake_phrase=True))  # hub/transcript.py cuts the pre-roll's wake phrase
         session.services.bus.emit(ConversationEvent(session.id, EventKind.SATELLITE_CONNECTED, data={
             "uri": self.uri, "name": session.name, "area": session.area}))
         self.connected.set()

@@ -27,6 +27,10 @@ Extensions (a stock peer ignores unknown event types, so they are safe to send):
   (room arbitration), ``near_miss`` (a failed try just before) and ``preroll_ms``: how much of the audio
   stream that follows was captured before the wake model fired (it holds the wake phrase, for the hub
   to cut from the transcript; absent from a stock satellite, which streams from after the wake).
+- ``run-satellite`` data from our hub carries ``strips_wake_phrase: true``: only a driver that says so
+  gets that pre-roll. Home Assistant (or any stock driver) would hand "hey Jarvis, what time is it" to its
+  own agent, which does not understand it, so our satellite streams to it from after the wake, as a stock
+  satellite does.
 """
 
 from __future__ import annotations
@@ -94,6 +98,20 @@ class TurnStarted(Eventable):
     @staticmethod
     def from_event(event: Event) -> TurnStarted:
         return TurnStarted(turn_id=str(event.data["turn_id"]))
+
+
+_STRIPS_WAKE_PHRASE = "strips_wake_phrase"
+
+
+def run_satellite(*, strips_wake_phrase: bool) -> Event:
+    """``run-satellite``, saying whether this driver removes a leftover wake phrase from transcripts."""
+    event = RunSatellite().event()
+    return Event(type=event.type, data={**(event.data or {}), _STRIPS_WAKE_PHRASE: strips_wake_phrase})
+
+
+def strips_wake_phrase(event: Event) -> bool:
+    """True if the driver that sent this ``run-satellite`` removes the wake phrase (our hub); stock: False."""
+    return (event.data or {}).get(_STRIPS_WAKE_PHRASE) is True
 
 
 STANDARD_EVENTS: tuple[type[Eventable], ...] = (

@@ -38,7 +38,7 @@ from common.pcm import resample_pcm
 from common.wyoming_peer import WyomingPeer
 from protocol.audio import MIC_FORMAT, AudioFormatError, check_audio
 from protocol.payloads import InterruptReason, SatellitePhase
-from protocol.wyoming_events import InterruptEvent, TurnStarted
+from protocol.wyoming_events import InterruptEvent, TurnStarted, strips_wake_phrase
 from satellite import __version__
 from satellite.audio.backends import AudioBackend, AudioBlock
 from satellite.audio.player import Player
@@ -114,6 +114,8 @@ class SatelliteCore:
         self._speech_over_answer_ms = 0.0
         self._echo_tail_blocks = 0
         self._preroll_blocks = math.ceil(settings.wake.stream_preroll_ms / BLOCK_MS)
+        self._driver_strips_wake = False
+        """The connected driver said (in run-satellite) that it removes a leftover wake phrase."""
         # The last cleaned-up blocks, so a stream can start before the moment it was decided on: the wake
         # model fires late in the phrase (up to the gate's whole preroll late), and speech barge-in after 300 ms.
         self._recent: collections.deque[bytes] = collections.deque(
@@ -237,7 +239,9 @@ class SatelliteCore:
         self.counters.turns += 1
         preroll: list[bytes] = []
         if hit is not None:
-            preroll_blocks = self._preroll_blocks
+            # Only a driver that cuts the wake phrase from its transcripts (our hub) gets it; Home Assistant's
+            # agent would not understand "hey Jarvis, what time is it", so it gets the stream from after the wake.
+            preroll_blocks = self._preroll_blocks if self._driver_strips_wake else 0
             # Blocks after the one the model fired in belong to the stream whatever the setting.
             back = hit.blocks_back + preroll_blocks
             if back:
@@ -323,6 +327,7 @@ class SatelliteCore:
             self._peer = None
             await old.close()
         self._peer, self._peer_heard = peer, time.monotonic()
+        self._driver_strips_wake = False  # until this driver's run-satellite says otherwise
         _LOGGER.info("hub connected: %s", peer.label)
         try:
             while (event := await peer.read()) is not None:
@@ -411,6 +416,7 @@ class SatelliteCore:
         elif Ping.is_type(kind):
             await self._send(Pong(text=event.data.get("text")).event())
         elif RunSatellite.is_type(kind):
+            self._driver_strips_wake = strips_wake_phrase(event)
             self.hub_ready.set()
             if self.phase is SatellitePhase.PAUSED:
                 self._set_phase(SatellitePhase.IDLE)

@@ -81,6 +81,15 @@ async def test_detection_tells_the_hub_how_much_came_before_the_wake(tmp_path, h
     assert "jarvis" in text and "turn" in text, text  # the whole wake phrase, again, for the hub to cut
 
 
+async def test_a_driver_that_keeps_the_wake_phrase_gets_the_stream_from_after_the_wake(tmp_path, hub_models, corpus):
+    """Home Assistant's agent does not cut 'hey Jarvis' from its transcripts: it gets no pre-roll."""
+    async with satellite_with_hub(tmp_path, driver_strips_wake=False) as (app, hub):
+        app.backend.feed(room([corpus.wake_command(COMMAND, "piper")], QUIET_SNR_DB))
+        await hub.wait_for("audio-stop", timeout=60)
+    assert hub.of("detection")[0].data["preroll_ms"] == 0
+    assert "jarvis" not in await heard(hub_models, hub.streamed_audio())
+
+
 async def test_without_the_preroll_the_first_word_is_lost(tmp_path, hub_models, corpus):
     """The control for the test above: streaming from the block after the wake loses 'turn'."""
     async with satellite_with_hub(tmp_path, wake={"stream_preroll_ms": 0}) as (app, hub):

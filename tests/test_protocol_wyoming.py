@@ -23,7 +23,14 @@ from wyoming.wake import Detection
 
 from protocol.framing import FrameError, FrameLimits, read_frame, stream_limit, write_frame
 from protocol.payloads import InterruptReason
-from protocol.wyoming_events import EXTENSION_EVENTS, STANDARD_EVENTS, InterruptEvent, TurnStarted
+from protocol.wyoming_events import (
+    EXTENSION_EVENTS,
+    STANDARD_EVENTS,
+    InterruptEvent,
+    TurnStarted,
+    run_satellite,
+    strips_wake_phrase,
+)
 
 SAMPLES: list[Eventable] = [
     Describe(),
@@ -131,3 +138,10 @@ async def test_separate_data_block_is_merged() -> None:
 
 
 Sender = Callable[[bytes], Awaitable[None]]
+
+
+def test_run_satellite_says_whether_the_driver_cuts_the_wake_phrase():
+    ours = run_satellite(strips_wake_phrase=True)
+    assert RunSatellite.is_type(ours.type) and strips_wake_phrase(ours)
+    assert not strips_wake_phrase(RunSatellite().event())  # Home Assistant, a stock driver
+    assert not strips_wake_phrase(run_satellite(strips_wake_phrase=False))

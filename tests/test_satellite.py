@@ -18,7 +18,7 @@ from common.pcm import resample_pcm
 from common.wyoming_peer import WyomingPeer
 from protocol.audio import MIC_FORMAT
 from protocol.framing import stream_limit
-from protocol.wyoming_events import InterruptEvent
+from protocol.wyoming_events import InterruptEvent, run_satellite
 from satellite.app import SatelliteApp
 from satellite.dsp.sounds import SOUNDS, Sound
 from satellite.settings import SatelliteSettings
@@ -64,7 +64,9 @@ class FakeHub:
 
 
 @contextlib.asynccontextmanager
-async def satellite_with_hub(tmp_path: Path, **overrides) -> AsyncIterator[tuple[SatelliteApp, FakeHub]]:
+async def satellite_with_hub(tmp_path: Path, *, driver_strips_wake: bool = True,
+                             **overrides) -> AsyncIterator[tuple[SatelliteApp, FakeHub]]:
+    """A satellite driven by a FakeHub; ``driver_strips_wake=False`` drives it like Home Assistant does."""
     values = {
         "id": "kitchen", "area": "Kitchen", "mqtt": {"enabled": False}, "wyoming": {"host": "127.0.0.1", "port": 0},
         "audio": {"backend": "file", "realtime": False, "output_file": str(tmp_path / "played.wav")},
@@ -77,7 +79,7 @@ async def satellite_with_hub(tmp_path: Path, **overrides) -> AsyncIterator[tuple
     hub = FakeHub(WyomingPeer(reader, writer, "fake hub"))
     await hub.peer.send(Describe().event())
     await hub.wait_for("info")
-    await hub.peer.send(RunSatellite().event())
+    await hub.peer.send(run_satellite(strips_wake_phrase=True) if driver_strips_wake else RunSatellite().event())
     try:
         yield app, hub
     finally:
