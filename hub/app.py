@@ -410,7 +410,6 @@ class Hub:
             area = info.satellite.area if info and info.satellite and info.satellite.area else satellite_id
             session = SatelliteSession(satellite_id, self.services, name=name, area=area,
                                        command_satellite=self.bridge.command_satellite,
-                                       device_intent=self.bridge.device_intent,
                                        history=self._stored(lambda: self.memory.context(satellite_id), list[tuple[str, str]]()),
                                        on_remember=lambda user, spoken: self._stored(
                                            lambda: self.memory.remember_turn(satellite_id, user, spoken), None))

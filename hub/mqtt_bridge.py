@@ -43,7 +43,6 @@ from protocol.payloads import (
     CommandResult,
     ConversationPhase,
     ConversationState,
-    DeviceIntent,
     Interrupt,
     InterruptReason,
     LearningDecision,
@@ -120,9 +119,6 @@ class HubBridge:
 
     def learning_decision(self, decision: LearningDecision) -> None:
         self.link.publish(self.topics.hub(HubTopic.LEARNING), decision)
-
-    def device_intent(self, intent: DeviceIntent) -> None:
-        self.link.publish(self.topics.hub(HubTopic.INTENT), intent)
 
     def command_satellite(self, satellite: str, command: MuteCommand | VolumeCommand | TuneCommand) -> None:
         self.link.publish(self.topics.command(satellite), command)

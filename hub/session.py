@@ -19,7 +19,7 @@ from hub.endpointing import EndpointSettings
 from hub.timers import Timer
 from hub.turn import SatelliteGone, Turn, TurnServices
 from protocol.commands import MuteCommand, VolumeCommand
-from protocol.payloads import DeviceIntent, InterruptReason
+from protocol.payloads import InterruptReason
 from protocol.wyoming_events import InterruptEvent
 
 _LOGGER = logging.getLogger(__name__)
@@ -33,7 +33,6 @@ class SatelliteSession:
     def __init__(self, satellite_id: str, services: TurnServices, *, name: str | None = None,
                  area: str | None = None,
                  command_satellite: Callable[[str, MuteCommand | VolumeCommand], None] = lambda s, c: None,
-                 device_intent: Callable[[DeviceIntent], None] = lambda i: None,
                  history: list[tuple[str, str]] | None = None,
                  on_remember: Callable[[str, str], None] = lambda user, spoken: None) -> None:
         self.id = satellite_id
@@ -50,7 +49,6 @@ class SatelliteSession:
         self._task: asyncio.Task[None] | None = None
         self._sender: Sender | None = None
         self._command_satellite = command_satellite
-        self._device_intent = device_intent
         self._turn_ids = itertools.count(1)
         self._prefix = uuid.uuid4().hex[:6]
 
@@ -150,5 +148,3 @@ class SatelliteSession:
             self.volume = command.volume
         self._command_satellite(self.id, command)
 
-    def device_intent(self, intent: DeviceIntent) -> None:
-        self._device_intent(intent)

@@ -47,7 +47,6 @@ _HUB_MODELS: dict[str, Any] = {
     HubTopic.METRICS: payloads.HubMetrics,
     HubTopic.ARBITRATION: payloads.ArbitrationDecision,
     HubTopic.LEARNING: payloads.LearningDecision,
-    HubTopic.INTENT: payloads.DeviceIntent,
     HubTopic.COMMAND: commands.HUB_COMMAND,
     HubTopic.RESULT: payloads.CommandResult,
 }

@@ -295,14 +295,3 @@ class LearningDecision(Payload):
     new_value: float | str | None = None
     reason: Text
     evidence: dict[ShortText, float | int | str] = Field(default_factory=dict, max_length=32)
-
-
-class DeviceIntent(Payload):
-    """A spoken device command ("turn on the kitchen light") for Home Assistant to act on."""
-
-    satellite: DeviceId
-    area: ShortText
-    action: Literal["turn_on", "turn_off", "toggle", "set"]
-    target: ShortText = Field(description="What to act on, as said, e.g. 'kitchen light'")
-    value: float | None = Field(default=None, description="For 'set': the level asked for")
-    text: Text = Field(description="The transcript it came from")

@@ -21,7 +21,6 @@ Layout (``<root>`` defaults to ``voice``; every topic carries the version segmen
     <root>/v1/hub/metrics                            HubMetrics             the hub
     <root>/v1/hub/arbitration                        ArbitrationDecision    the hub
     <root>/v1/hub/learning                           LearningDecision       the hub
-    <root>/v1/hub/intent                             DeviceIntent           the hub (for Home Assistant automations)
     <root>/v1/hub/command                            HubCommand             Home Assistant, an admin
     <root>/v1/hub/result                             CommandResult          the hub
     <root>/v1/hubs/<hub_id>/availability   retained  online | offline       each hub with [hubs] ownership (its last will)
@@ -97,7 +96,6 @@ class HubTopic(StrEnum):
     METRICS = "metrics"
     ARBITRATION = "arbitration"
     LEARNING = "learning"
-    INTENT = "intent"
     COMMAND = "command"
     RESULT = "result"
 

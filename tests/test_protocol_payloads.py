@@ -85,11 +85,6 @@ SAMPLES: dict[str, tuple[str, BaseModel | payloads.Availability]] = {
         payloads.LearningDecision(room="kitchen", parameter="end_of_speech_silence_ms", action=payloads.LearningAction.UPDATE,
                                   old_value=800.0, new_value=750.0, reason="short commands", evidence={"turns": 20}),
     ),
-    "intent": (
-        TOPICS.hub(HubTopic.INTENT),
-        payloads.DeviceIntent(satellite="kitchen", area="Kitchen", action="turn_on", target="kitchen light",
-                              text="turn on the kitchen light"),
-    ),
     "hub-command": (
         TOPICS.hub(HubTopic.COMMAND),
         commands.LearningCommand(command="learning", action="freeze", room="kitchen"),
