@@ -33,7 +33,7 @@ PIP=(.venv/bin/python -m pip --disable-pip-version-check)
 # 2024.3.3 on Python 3.11 and 2025.4.4 on pyenv's Python 3.13, 1.5 GB together. 70-115 s and 105-160 s
 # the first time (2 cores, pip cache warm);
 # checked on every run (a few seconds), since the .venv stamp below says nothing about .venv-peers/.
-bash scripts/install-peers.sh ha-2024.3 ha-current faster-whisper  # faster-whisper: tests/test_model_pools.py
+bash scripts/install-peers.sh ha-2024.3 ha-current faster-whisper piper  # faster-whisper, piper: tests/test_model_pools.py
 
 stamp=".venv/.hearth-installed-$(sha256sum pyproject.toml scripts/install.sh | sha256sum | cut -c1-16)"
 if [ -f "$stamp" ]; then
