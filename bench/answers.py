@@ -226,11 +226,14 @@ HA_SETUP = (
 """Home Assistant's test home put into the states bench/answers_questions.toml describes."""
 
 
-def ask_home_assistant(questions: list[Question]) -> tuple[list[Answer], str]:
-    """Every question through HA's default agent; ([], reason) when no HA peer is installed."""
+def ask_home_assistant(questions: list[Question], name: str = "current") -> tuple[list[Answer], str]:
+    """Every question through HA's default agent; ([], reason) when no HA peer is installed.
+
+    ``name`` is a key of tests/ha_peer.py's PEERS: "current" (the newest release that installs here, what
+    users run today: the fair baseline) or "2024.3" (which has no time or date sentences at all).
+    """
     from tests.ha_peer import PEERS, peer_venv, start_home_assistant
 
-    name = "2024.3"
     if not (peer_venv(name) / "bin" / "hass").exists():
         return [], f"Home Assistant peer .venv-peers/{PEERS[name]} is not installed"
     results = []
@@ -289,7 +292,7 @@ def report(runs: dict[str, list[Answer]], questions: list[Question], notes: list
 
 
 async def run(systems: list[str], max_tokens: int, limit: int | None,
-              split: str | None = None) -> tuple[str, dict[str, list[Answer]]]:
+              split: str | None = None, ha_peer: str = "current") -> tuple[str, dict[str, list[Answer]]]:
     from common.models import gemma_gguf_path
 
     now = datetime.now()
@@ -322,7 +325,7 @@ async def run(systems: list[str], max_tokens: int, limit: int | None,
         fast = {a.question: a for a in runs["fast"]}
         runs["hub"] = [fast.get(a.question, a) for a in runs["fewshot"]]
     if "ha" in systems:
-        answers, note = await asyncio.to_thread(ask_home_assistant, questions)
+        answers, note = await asyncio.to_thread(ask_home_assistant, questions, ha_peer)
         if answers:
             runs["ha"] = answers
             notes.append(f"`ha`: {note}'s default conversation agent over REST; first-token column is its whole "
@@ -342,13 +345,15 @@ def main() -> None:
     parser.add_argument("--answers-json", type=Path, default=Path("var/bench/answers.json"),
                         help="where every answer is written, for reading them")
     parser.add_argument("--no-write", action="store_true", help="print only; leave docs/BENCHMARKS.md alone")
+    parser.add_argument("--ha", choices=("current", "2024.3"), default="current",
+                        help="which Home Assistant answers as the baseline (current: the newest that installs here)")
     args = parser.parse_args()
     systems = [s.strip() for s in args.systems.split(",") if s.strip()]
     unknown = set(systems) - set(SYSTEMS)
     if unknown:
         parser.error(f"unknown system(s): {', '.join(sorted(unknown))}")
     before = os.getloadavg()
-    body, runs = asyncio.run(run(systems, args.max_tokens, args.limit, args.split))
+    body, runs = asyncio.run(run(systems, args.max_tokens, args.limit, args.split, args.ha))
     body += "\n\n" + load_note(before, os.getloadavg())
     args.answers_json.parent.mkdir(parents=True, exist_ok=True)
     args.answers_json.write_text(json.dumps({system: [
@@ -359,7 +364,8 @@ def main() -> None:
     if not args.no_write and (args.split or args.limit):
         print("(not written to docs/BENCHMARKS.md: a published run asks every question)")
     elif not args.no_write:
-        command = f"python -m bench.answers --systems {','.join(systems)} --max-tokens {args.max_tokens}"
+        command = (f"python -m bench.answers --systems {','.join(systems)} --max-tokens {args.max_tokens}"
+                   f" --ha {args.ha}")
         write_result("answers", body, command=command)
 
 
