@@ -46,7 +46,7 @@ from hub.home.model import Entity, EntityState, HomeSource
 from hub.llm.base import LanguageModel, LlmRequest
 from hub.llm.spoken_answer import SpokenAnswer
 from hub.memory import extract_fact
-from hub.turn import DEFAULT_SYSTEM_PROMPT
+from hub.turn_services import DEFAULT_SYSTEM_PROMPT
 
 QUESTIONS = Path(__file__).with_name("answers_questions.toml")
 SYSTEMS = ("fast", "fewshot", "server", "ha")

@@ -17,7 +17,8 @@ from wyoming.timer import TimerCancelled, TimerFinished, TimerStarted
 
 from hub.endpointing import EndpointSettings
 from hub.timers import Timer
-from hub.turn import SatelliteGone, Turn, TurnServices
+from hub.turn import SatelliteGone, Turn
+from hub.turn_services import TurnServices
 from protocol.commands import MuteCommand, VolumeCommand
 from protocol.payloads import InterruptReason
 from protocol.wyoming_events import InterruptEvent

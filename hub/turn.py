@@ -16,27 +16,23 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
-from datetime import datetime
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 from wyoming.asr import Transcript
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
 from wyoming.vad import VoiceStarted, VoiceStopped
 
-from hub.answers import QuickAnswers
 from hub.chunker import SentenceChunker
-from hub.endpointing import Endpointer, EndpointSettings, StreamingSilero
-from hub.events import ConversationEvent, EventBus, EventKind, monotonic
-from hub.intents import Intent, IntentMatcher
-from hub.llm.base import LanguageModel, LlmRequest
+from hub.endpointing import Endpointer, EndpointSettings
+from hub.events import ConversationEvent, EventKind, monotonic
+from hub.intents import Intent
+from hub.llm.base import LlmRequest
 from hub.llm.spoken_answer import SpokenAnswer
-from hub.skills import Skills
-from hub.speculation import SpeculationStats, SpeculativeAnswer
-from hub.stt import SpeechToText, SttError, Transcription
-from hub.transcript import Cleaned, Confidence, Doubt, DoubtSettings, ask_again, clean, doubt, wake_phrase
-from hub.tts import TextToSpeech
+from hub.speculation import EarlyTranscript, SpeculativeAnswer
+from hub.stt import Transcription
+from hub.transcript import Cleaned, Confidence, Doubt, ask_again, clean, doubt, wake_phrase
+from hub.turn_services import TurnServices
 from protocol.audio import MAX_TURN_AUDIO_SECONDS, MIC_FORMAT
 from protocol.payloads import InterruptReason, TurnOutcome
 from protocol.wyoming_events import TurnStarted
@@ -56,57 +52,6 @@ AUDIO_STOPPED = object()
 """Put on a turn's audio queue when the satellite sends ``audio-stop`` (it ended speech itself)."""
 GUESS_READY = object()
 """Put on a turn's audio queue when a speculative transcript has been judged (an early commit may be due)."""
-
-DEFAULT_SYSTEM_PROMPT = (
-    "You are Hearth, a friendly voice assistant in a family home. Your answers are spoken aloud: "
-    "no lists, no markdown, no emoji."
-)
-
-
-@dataclass(frozen=True)
-class TurnSettings:
-    system_prompt: str = DEFAULT_SYSTEM_PROMPT
-    history_turns: int = 4
-    endpoint: EndpointSettings = field(default_factory=EndpointSettings)
-    played_grace_s: float = 5.0
-    """How long past the end of the audio to wait for the satellite's ``played``."""
-    max_answer_chars: int = 1000
-    early_stt_ms: int = 150
-    """Start transcribing after this much silence, before end of speech is decided (0: off)."""
-    first_clause_words: int = 4
-    """Speak the answer's first clause alone once it has this many words (0: whole sentences)."""
-    doubt: DoubtSettings = field(default_factory=DoubtSettings)
-    """When a transcript is not acted on: the person is asked again, or (nobody spoke) nothing is said."""
-
-
-@dataclass
-class TurnServices:
-    """The models and helpers every turn shares (loaded once, for all satellites)."""
-
-    bus: EventBus
-    stt: SpeechToText
-    tts: TextToSpeech
-    llm: LanguageModel
-    skills: Skills
-    settings: TurnSettings = field(default_factory=TurnSettings)
-    matcher: IntentMatcher = field(default_factory=IntentMatcher)
-    style_for: Callable[[str, str], str] = lambda satellite, room: "normal"
-    """(satellite, room) -> response style; the learning layer supplies it."""
-    facts: Callable[[], tuple[str, ...]] = tuple
-    """Long-term facts for the prompt; the memory supplies them."""
-    on_user_text: Callable[[str, str, str], None] = lambda satellite, turn_id, text: None
-    """Called with each transcript (memory picks facts out of it)."""
-    on_turn_audio: Callable[[str, str, bytes], None] = lambda satellite, turn_id, pcm: None
-    """Called with a turn's microphone audio once listening is over (the recorder may keep it)."""
-    clock: Callable[[], datetime] = datetime.now
-    answers: QuickAnswers = field(default_factory=QuickAnswers)
-    """Answers needing no model (dates, maths, units, spelling, weather, what needs the internet), and the
-    device states a question is about for the prompt; home control sets ``answers.home``."""
-    speculation: SpeculationStats = field(default_factory=SpeculationStats)
-    """Early commits and speculative answers: hits, misses and the model time wasted."""
-    speculative_llm: bool = True
-    """Start the language model on the speculative transcript (prefill and first tokens, no audio)."""
-
 
 class Turn:
     def __init__(self, services: TurnServices, session: SatelliteSession, turn_id: str, *,
@@ -482,99 +427,6 @@ class Turn:
             return ""
         elapsed = time.monotonic() - self._first_audio_t
         return " ".join(sentence for sentence, end in self._spoken if end <= elapsed)
-
-
-class EarlyTranscript:
-    """Speculative STT: transcribe during the end-of-speech silence window, keep it if nobody speaks again.
-
-    The silence window (about 700 ms) and whisper (about 500 ms) would otherwise run one after the
-    other. Audio after the last voiced window is silence, so a transcript of the audio up to a
-    short silence is the transcript of the whole utterance. Each guess is judged (``judge``: what
-    it would lead to) as soon as it is ready; a complete command may then end listening early
-    (:meth:`commit_due`), and a guess made stale by new speech is dropped with its verdict.
-    """
-
-    def __init__(self, stt: SpeechToText, satellite: str, after_ms: int, vocabulary: tuple[str, ...] = (),
-                 judge: Callable[[Transcription], Awaitable[str]] | None = None,
-                 on_judged: Callable[[], None] = lambda: None) -> None:
-        self._stt = stt
-        self._satellite = satellite
-        self._vocabulary = vocabulary
-        self._after_ms = after_ms
-        self._judge = judge
-        self._on_judged = on_judged
-        self._task: asyncio.Task[Transcription] | None = None
-        self._for_speech_end: float | None = None
-        self._verdict: str | None = None
-        self.used = False
-        self.command_guessed = False
-        """A guess in this utterance was a complete command."""
-        self.continued_ms: float | None = None
-        """Longest pause after a complete-command guess from which the person went on."""
-
-    def update(self, endpointer: Endpointer, pcm: bytearray) -> str | None:
-        """Start a guess once the silence is long enough. When speech resumed and a guess was dropped, returns
-        its verdict ("command", "llm", "other", or "" when it had not been judged yet); otherwise None."""
-        if not self._after_ms or not endpointer.heard_speech or endpointer.speech_end_audio_ms is None:
-            return None
-        dropped = None
-        if self._task is not None and self._for_speech_end != endpointer.speech_end_audio_ms:
-            self._task.cancel()  # the user spoke again: that guess is stale
-            dropped = self._verdict or ""
-            if dropped == "command" and self._for_speech_end is not None:
-                # speech_end_audio_ms is the end of the first window voiced again: the pause ended one window earlier
-                pause = endpointer.speech_end_audio_ms - MIC_FORMAT.duration_ms(StreamingSilero.chunk_bytes()) \
-                    - self._for_speech_end
-                self.continued_ms = max(self.continued_ms or 0.0, pause)
-            self._task, self._verdict = None, None
-        silence_ms = endpointer.audio_ms - endpointer.speech_end_audio_ms
-        if self._task is None and silence_ms >= self._after_ms:
-            self._for_speech_end = endpointer.speech_end_audio_ms
-            self._task = asyncio.create_task(self._guess(bytes(pcm), endpointer.speech_end_audio_ms),
-                                             name=f"early-stt-{self._satellite}")
-        return dropped
-
-    async def _guess(self, pcm: bytes, speech_end: float) -> Transcription:
-        result = await self._stt.transcribe(pcm, self._satellite, vocabulary=self._vocabulary)
-        if self._judge is not None:
-            try:
-                verdict = await self._judge(result)
-            except Exception:  # a guess that cannot be judged only loses its head start
-                _LOGGER.exception("%s: judging the speculative transcript failed", self._satellite)
-                verdict = "other"
-            _LOGGER.debug("%s: guess at %.0f ms of speech: %r -> %s%s", self._satellite, speech_end, result.text,
-                          verdict, "" if self._for_speech_end == speech_end else " (stale)")
-            if self._for_speech_end == speech_end:
-                self._verdict = verdict
-                self.command_guessed = self.command_guessed or verdict == "command"
-                self._on_judged()
-        return result
-
-    def commit_due(self, endpointer: Endpointer, window_ms: float) -> bool:
-        """The current guess is a complete command and the silence after it has lasted ``window_ms``."""
-        task = self._task
-        if (task is None or not task.done() or task.cancelled() or task.exception() is not None
-                or self._verdict != "command" or self._for_speech_end != endpointer.speech_end_audio_ms
-                or endpointer.speech_end_audio_ms is None):
-            return False
-        return endpointer.audio_ms - endpointer.speech_end_audio_ms >= window_ms
-
-    async def result(self, endpointer: Endpointer, pcm: bytearray) -> Transcription:
-        task, self._task = self._task, None
-        if task is not None and self._for_speech_end == endpointer.speech_end_audio_ms:
-            try:
-                result = await task
-                self.used = True
-                return result
-            except SttError:
-                pass  # e.g. the queue was full a moment ago: try once more with all the audio
-        elif task is not None:
-            task.cancel()
-        return await self._stt.transcribe(bytes(pcm), self._satellite, vocabulary=self._vocabulary)
-
-    def cancel(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
 
 
 async def _single(text: str) -> AsyncIterator[str]:

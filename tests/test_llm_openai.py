@@ -23,7 +23,7 @@ from hub.app import Hub, Models
 from hub.events import EventKind, EventRecorder
 from hub.llm.base import LlmRequest, LlmUnreachable
 from hub.llm.openai_client import OpenAICompatible
-from hub.turn import DEFAULT_SYSTEM_PROMPT
+from hub.turn_services import DEFAULT_SYSTEM_PROMPT
 from protocol.payloads import InterruptReason, TurnReport
 from protocol.wyoming_events import InterruptEvent
 from tests.llm_server import DISCONNECTED, LlamaServer, llama_server, start_process, stop_process, wait_ready

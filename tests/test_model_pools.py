@@ -231,7 +231,7 @@ def _ask(text: str):
     from datetime import datetime
 
     from hub.llm.base import LlmRequest
-    from hub.turn import DEFAULT_SYSTEM_PROMPT
+    from hub.turn_services import DEFAULT_SYSTEM_PROMPT
 
     return LlmRequest(user_text=text, room="kitchen", now=datetime(2026, 11, 30, 13, 29),
                       system_prompt=DEFAULT_SYSTEM_PROMPT, style="brief")
