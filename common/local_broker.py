@@ -20,6 +20,7 @@ from pathlib import Path
 
 from common.broker import Device, Role, render_acl, set_password
 from common.mqtt import MqttSettings
+from common.processes import stop_process
 from protocol.topics import DEFAULT_ROOT, Topics
 
 REPO = Path(__file__).resolve().parent.parent
@@ -117,12 +118,7 @@ class MosquittoBroker:
     def stop(self) -> None:
         if self.process is None:
             return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        stop_process(self.process, timeout_s=5)
         self.process = None
 
     def restart(self) -> None:

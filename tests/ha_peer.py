@@ -55,6 +55,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from common.processes import stop_process
+
 REPO = Path(__file__).resolve().parent.parent
 HOME_CONFIG = Path(__file__).resolve().parent / "ha_home" / "configuration.yaml"
 PEERS = {"2024.3": "ha-2024.3", "current": "ha-current"}
@@ -150,12 +152,7 @@ class HomeAssistantPeer:
     def stop(self) -> None:
         if self.process is None:
             return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        stop_process(self.process, timeout_s=30)
         self.process = None
 
     def restart(self) -> None:

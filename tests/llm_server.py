@@ -24,6 +24,7 @@ from pathlib import Path
 import httpx
 
 from common.local_broker import free_port
+from common.processes import stop_process
 
 DISCONNECTED = "Disconnected from client"
 """What llama_cpp.server prints when it notices the client closed the stream and stops that generation."""
@@ -64,15 +65,6 @@ def wait_ready(url: str, process: subprocess.Popen[bytes], log_path: Path, timeo
         time.sleep(0.2)
     raise TimeoutError(f"llama_cpp.server not ready after {timeout:.0f} s: {log_path.read_text(errors='replace')[-2000:]}")
 
-
-def stop_process(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
 
 
 @contextlib.contextmanager

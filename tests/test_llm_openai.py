@@ -19,6 +19,7 @@ import pytest
 
 from common.local_broker import free_port
 from common.models import gemma_gguf_path
+from common.processes import stop_process
 from hub.app import Hub, Models
 from hub.events import EventKind, EventRecorder
 from hub.llm.base import LlmRequest, LlmUnreachable
@@ -26,7 +27,7 @@ from hub.llm.openai_client import OpenAICompatible
 from hub.turn_services import DEFAULT_SYSTEM_PROMPT
 from protocol.payloads import InterruptReason, TurnReport
 from protocol.wyoming_events import InterruptEvent
-from tests.llm_server import DISCONNECTED, LlamaServer, llama_server, start_process, stop_process, wait_ready
+from tests.llm_server import DISCONNECTED, LlamaServer, llama_server, start_process, wait_ready
 from tests.simsat import SimSatellite
 from tests.test_hub_turns import running_hub, watching
 

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from bench.peers import free_port, whisper_command
+from common.processes import stop_process
 from hub.app import Hub, Models
 from hub.events import EventKind, EventRecorder
 from hub.remote.pool import ServerPool
@@ -63,13 +64,8 @@ class WhisperServer:
         self.process.wait()
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        if self.process is not None:
+            stop_process(self.process)
 
 
 @pytest.fixture(scope="module")
