@@ -55,7 +55,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from common.processes import stop_process
+if __package__ in (None, ""):
+    # `python tests/ha_peer.py requirements` runs with a peer's own Python, from the repository root.
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from common.processes import stop_process  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 HOME_CONFIG = Path(__file__).resolve().parent / "ha_home" / "configuration.yaml"
