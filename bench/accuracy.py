@@ -1,6 +1,6 @@
 """Accuracy: the hub's speech recognition (word error rate) and the satellite's wake word (hits, false alarms).
 
-STT: ``hub.stt.SpeechToText`` (whisper tiny.en, int8, as the hub loads it) on 40 house-style
+STT: ``hub.pipeline.stt.SpeechToText`` (whisper tiny.en, int8, as the hub loads it) on 40 house-style
 sentences spoken by two voices: piper (en_US-joe, the hub's own TTS) and espeak-ng (a robotic
 formant voice, nothing like the training data). Each clip is heard clean, with white noise at
 10 and 5 dB SNR, and at a different level (-25 dB: a far, quiet talker; +12 dB: clipped).
@@ -37,8 +37,8 @@ from bench.results import load_note, write_result
 from common import models
 from common.pcm import level_dbfs, resample_pcm
 from hub.settings import HubSettings
-from hub.stt import SpeechToText
-from hub.tts import TextToSpeech
+from hub.pipeline.stt import SpeechToText
+from hub.pipeline.tts import TextToSpeech
 from protocol.audio import MIC_FORMAT
 from satellite.dsp.vad import speech_detector
 from satellite.dsp.wake import WakeDetector

@@ -41,12 +41,12 @@ from bench.results import load_note, write_result
 from hub.answers import QuickAnswers, speakable
 from hub.answers.dates import MONTHS, WEEKDAYS, easter
 from hub.answers.home_context import HomeContext
-from hub.chunker import SentenceChunker
+from hub.pipeline.chunker import SentenceChunker
 from hub.home.model import Entity, EntityState, HomeSource
 from hub.llm.base import LanguageModel, LlmRequest
 from hub.llm.spoken_answer import SpokenAnswer
-from hub.memory import extract_fact
-from hub.turn_services import DEFAULT_SYSTEM_PROMPT
+from hub.storage.memory import extract_fact
+from hub.pipeline.turn_services import DEFAULT_SYSTEM_PROMPT
 
 QUESTIONS = Path(__file__).with_name("answers_questions.toml")
 SYSTEMS = ("fast", "fewshot", "server", "ha")
@@ -195,8 +195,8 @@ async def ask_model(llm: LanguageModel, question: Question, home: BenchHome, now
 
 
 def ask_fast(question: Question, home: BenchHome, now: datetime, answers: QuickAnswers) -> Answer | None:
-    from hub.intents import IntentMatcher
-    from hub.skills import say_time
+    from hub.home.intents import IntentMatcher
+    from hub.home.skills import say_time
 
     started = time.perf_counter()
     intent = IntentMatcher().match(question.text, home.room)

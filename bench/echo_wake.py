@@ -268,7 +268,7 @@ def energy_db(samples: np.ndarray) -> float:
 def synthesise() -> tuple[list[np.ndarray], np.ndarray, list[np.ndarray]]:
     from bench.barge_in import trim
     from common.models import piper_voice_path
-    from hub.tts import TextToSpeech
+    from hub.pipeline.tts import TextToSpeech
     from tests.audio_fixtures import SpeechMaker
 
     speech = SpeechMaker(TextToSpeech(piper_voice_path()))

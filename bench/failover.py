@@ -92,7 +92,7 @@ async def run(trials: int, workdir: Path, *, freeze: bool = False) -> str:
     house = House(broker)
     try:
         from common.models import piper_voice_path
-        from hub.tts import TextToSpeech
+        from hub.pipeline.tts import TextToSpeech
 
         pcm = wake_and_ask(SpeechMaker(TextToSpeech(piper_voice_path())))
         async with house.link.running():

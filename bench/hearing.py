@@ -195,7 +195,7 @@ def judge_ours(command: Command, turn: Turn) -> tuple[str, bool, bool]:
 def baseline_judge():
     """The hub's matcher with the bench's home, for the Home Assistant way's transcripts."""
     from hub.home.model import Entity, HomeSource
-    from hub.intents import IntentMatcher
+    from hub.home.intents import IntentMatcher
 
     domains = {"bulb": "light", "plug": "switch", "thermostat": "climate"}
     entities = [Entity(f"{domains[kind]}.{object_id}", name, HomeSource.MQTT, area=area,

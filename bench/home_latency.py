@@ -36,7 +36,7 @@ from bench.results import load_note, write_result
 from common.broker import Role
 from common.local_broker import DEFAULT_DEVICES, MosquittoBroker
 from hub.app import Hub, Models
-from hub.events import ConversationEvent, EventKind, EventRecorder
+from hub.conversation.events import ConversationEvent, EventKind, EventRecorder
 from hub.settings import HubSettings
 from tests.audio_fixtures import SpeechMaker
 from tests.mqtt_test_devices import DeviceBridge, ZigbeeBulb

@@ -218,7 +218,7 @@ CASES: list[tuple[str, str, str]] = [
 ]
 
 HELD_OUT: list[tuple[str, str, str]] = [
-    # Written after hub/intents.py's own sentences were last changed, and never tuned on.
+    # Written after hub/home/intents.py's own sentences were last changed, and never tuned on.
     ("Turn the kitchen light off", K, "turn_off light.kitchen_light"),
     ("Put the kettle on", K, "turn_on switch.kettle"),
     ("Brighten the desk lamp to 80 percent", K, "light_set brightness=80 light.desk_lamp"),

@@ -1,4 +1,4 @@
-"""Intent accuracy and match time: hassil + Home Assistant's sentences (hub/intents.py) vs the old regex list.
+"""Intent accuracy and match time: hassil + Home Assistant's sentences (hub/home/intents.py) vs the old regex list.
 
     python -m bench.intents [--no-write]
 
@@ -21,7 +21,7 @@ from bench.intent_cases import CASES, HELD_OUT, HOME
 from bench.regex_intents import IntentMatcher as RegexMatcher
 from bench.results import load_note, write_result
 from hub.home.targets import resolve, same_area
-from hub.intents import DEVICE_INTENTS, Intent, IntentMatcher, spoken_form
+from hub.home.intents import DEVICE_INTENTS, Intent, IntentMatcher, spoken_form
 
 
 def canonical(intent: Intent | None, area: str) -> str:
@@ -159,7 +159,7 @@ def main() -> None:
     body = "\n".join(lines) + (
         f"\n\n{len(every)} phrasings ({len(every) - negatives} commands and questions over {len(HOME)} devices in "
         f"4 rooms on 2 floors, {negatives} questions for the language model), bench/intent_cases.py. Correct = "
-        f"same intent, value and devices as expected. Our own sentences (hub/intent_sentences.py) were extended once after "
+        f"same intent, value and devices as expected. Our own sentences (hub/home/intent_sentences.py) were extended once after "
         f"a first run of the first {len(CASES)} (161 of them correct then: 'turn on all the lights', 'what's the "
         f"status of my timers' and a question taken for a device were missing); the {len(HELD_OUT)} held-out "
         f"phrasings were written after that and never tuned on. The regex list never resolved devices; it is "

@@ -54,8 +54,8 @@ from bench.pause_set import measure as measure_pauses
 from bench.pause_set import report as pause_report
 from bench.results import write_result
 from hub.app import Hub, Models
-from hub.endpointing import Endpointer, EndpointSettings
-from hub.events import EventKind, EventRecorder
+from hub.pipeline.endpointing import Endpointer, EndpointSettings
+from hub.conversation.events import EventKind, EventRecorder
 from hub.llm.base import LlmRequest
 from hub.settings import HubSettings
 from protocol.audio import MIC_CHUNK_SAMPLES, MIC_FORMAT

@@ -13,7 +13,7 @@ sentence with a ``<break>``, so the voice carries on as a person does), with dig
 - ``question``: language-model questions ("tell me about ... the moon"): never committed early;
   their speculative answers are cancelled at the pause.
 
-The hub's own parts decide, in audio time: its Silero endpointer (``hub.endpointing``) marks the
+The hub's own parts decide, in audio time: its Silero endpointer (``hub.pipeline.endpointing``) marks the
 pauses, whisper (the hub's STT) transcribes the audio up to ``speculative_stt_ms`` of silence exactly
 as ``EarlyTranscript`` does, and the hub's judge (clean-up, doubt, hassil on the bench's test home)
 says whether that guess is a complete command. A guess becomes an early commit when the silence lasts
@@ -36,11 +36,11 @@ import wave
 from dataclasses import dataclass, field
 
 from bench.intent_cases import HOME
-from hub.endpointing import Endpointer, EndpointSettings, StreamingSilero
-from hub.intents import IntentMatcher
-from hub.stt import SpeechToText
-from hub.transcript import Confidence, DoubtSettings, clean, doubt
-from hub.tts import resample_pcm
+from hub.pipeline.endpointing import Endpointer, EndpointSettings, StreamingSilero
+from hub.home.intents import IntentMatcher
+from hub.pipeline.stt import SpeechToText
+from hub.pipeline.transcript import Confidence, DoubtSettings, clean, doubt
+from hub.pipeline.tts import resample_pcm
 from protocol.audio import MIC_FORMAT
 from tests.audio_fixtures import SpeechMaker, noise, scale
 

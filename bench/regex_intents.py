@@ -1,4 +1,4 @@
-"""The regex matcher the hub used before hassil (hub/intents.py at 402ae28), kept as the baseline for bench.intents."""
+"""The regex matcher the hub used before hassil (hub/home/intents.py at 402ae28), kept as the baseline for bench.intents."""
 
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from hub.numbers import NUMBER, parse_number
+from hub.home.numbers import NUMBER, parse_number
 
 _UNIT_SECONDS = {"second": 1, "sec": 1, "minute": 60, "min": 60, "hour": 3600}
 

@@ -54,7 +54,7 @@ WARMUP_S = 8.0
 def room_audio(minutes: float, seed: int = 0) -> bytes:
     """Quiet room noise with a few seconds of (non-wake) speech each minute."""
     from common.models import piper_voice_path
-    from hub.tts import TextToSpeech
+    from hub.pipeline.tts import TextToSpeech
 
     tts = TextToSpeech(piper_voice_path())
 

@@ -44,7 +44,7 @@ from bench.results import RESULTS, load_note, write_result
 from common.local_broker import MosquittoBroker
 from common.mqtt import MqttLink
 from hub.app import Hub, Models
-from hub.events import EventKind, EventRecorder
+from hub.conversation.events import EventKind, EventRecorder
 from hub.settings import HubSettings
 from tests.audio_fixtures import SpeechMaker
 from tests.simsat import SimSatellite

@@ -10,7 +10,7 @@ Options (everything else as the hub runs it: int8, beam 1, English, 2 threads):
 
 - ``before``: what the hub ran until now: tiny.en with faster-whisper's temperature fallback, no
   vocabulary, the raw transcript into intent matching, never asking again.
-- ``T0``: temperature 0 only (deterministic); transcript cleaned by ``hub.transcript`` and judged.
+- ``T0``: temperature 0 only (deterministic); transcript cleaned by ``hub.pipeline.transcript`` and judged.
 - ``T0+wake word``: plus the wake word as whisper ``hotwords`` (the hub's default).
 - ``T0+home hotwords`` / ``T0+home prompt``: the home's names as ``hotwords`` or ``initial_prompt``.
 - ``base T0+wake word``: whisper base.
@@ -39,9 +39,9 @@ import numpy as np
 from bench.accuracy import edit_distance, normalise
 from bench.results import load_note, write_result
 from common import models
-from hub.intents import IntentMatcher
-from hub.stt import PromptStyle, SpeechToText, Transcription
-from hub.transcript import Confidence, DoubtSettings, clean, doubt
+from hub.home.intents import IntentMatcher
+from hub.pipeline.stt import PromptStyle, SpeechToText, Transcription
+from hub.pipeline.transcript import Confidence, DoubtSettings, clean, doubt
 from satellite.dsp.echo import MicCleanup
 from tests import speech_corpus as sc
 

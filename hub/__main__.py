@@ -12,7 +12,7 @@ from common.process import setup_logging, stop_on_signals
 from common.settings import exit_with, parse_settings
 from hub.app import StartupError
 from hub.settings import HubSettings
-from hub.store import StoreError
+from hub.storage.store import StoreError
 
 DESCRIPTION = "Hearth hub: speech recognition, language model and speech for every room."
 
@@ -20,7 +20,7 @@ DESCRIPTION = "Hearth hub: speech recognition, language model and speech for eve
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if args[:1] == ["replay"]:
-        from hub.replay import main as replay
+        from hub.storage.replay import main as replay
 
         return replay(args[1:])
     settings = parse_settings(HubSettings, argv, "hub", DESCRIPTION)

@@ -21,35 +21,35 @@ from wyoming.info import Info
 from common.mqtt import MqttLink
 from common.systemd_notify import feed_watchdog, notify
 from hub import __version__
-from hub.announcement import Announcement
+from hub.conversation.announcement import Announcement
 from hub.answers.home_context import HomeContext
-from hub.arbitration import Arbiter
-from hub.endpointing import EndpointSettings
-from hub.events import ConversationEvent, EventBus, EventKind
-from hub.ha_discovery import HaDiscovery
+from hub.conversation.arbitration import Arbiter
+from hub.pipeline.endpointing import EndpointSettings
+from hub.conversation.events import ConversationEvent, EventBus, EventKind
+from hub.adapters.ha_discovery import HaDiscovery
 from hub.home.control import HomeControl
 from hub.home.home_assistant import HomeAssistantBackend
 from hub.home.model import HomeBackend
 from hub.home.mqtt_devices import MqttDevices
-from hub.intents import IntentMatcher
+from hub.home.intents import IntentMatcher
 from hub.learning.contract import COMMAND_WINDOW, END_OF_SPEECH, WAKE_THRESHOLD
 from hub.learning.learner import Learner
 from hub.learning.rules import parameters
 from hub.loaded_models import Models
-from hub.memory import Memory
-from hub.mqtt_bridge import HubBridge
-from hub.ownership import Ownership
-from hub.recorder import SessionRecorder
-from hub.satellites import SatelliteRegistry
-from hub.session import SatelliteSession
+from hub.storage.memory import Memory
+from hub.adapters.mqtt_bridge import HubBridge
+from hub.adapters.ownership import Ownership
+from hub.storage.recorder import SessionRecorder
+from hub.adapters.satellites import SatelliteRegistry
+from hub.conversation.session import SatelliteSession
 from hub.settings import HubSettings
-from hub.skills import Skills, timer_label
-from hub.state_machine import StateTracker
-from hub.store import Store, StoreError
-from hub.timeline import TurnTimeline
-from hub.timers import Timer, TimerRegistry
-from hub.transcript import DoubtSettings
-from hub.turn_services import TurnServices, TurnSettings
+from hub.home.skills import Skills, timer_label
+from hub.conversation.state_machine import StateTracker
+from hub.storage.store import Store, StoreError
+from hub.conversation.timeline import TurnTimeline
+from hub.home.timers import Timer, TimerRegistry
+from hub.pipeline.transcript import DoubtSettings
+from hub.pipeline.turn_services import TurnServices, TurnSettings
 from protocol.commands import TakeOverCommand, TuneCommand
 from protocol.payloads import (
     HubMetrics,
@@ -163,7 +163,7 @@ class Hub:
         return task
 
     async def start(self) -> None:
-        from hub.wyoming_service import WyomingService
+        from hub.adapters.wyoming_service import WyomingService
 
         # Ports first: a second hub started by mistake must fail here, before it joins MQTT (same
         # login: it would take the running hub's session) or connects to a satellite.
@@ -176,7 +176,7 @@ class Hub:
                                    f"{self.settings.wyoming.port}: {err.strerror or err} (is another hub running?)"
                                    ) from None
         if self.settings.metrics_port:
-            from hub.metrics import start_metrics_server
+            from hub.adapters.metrics import start_metrics_server
 
             try:
                 start_metrics_server(self, self.settings.metrics_host, self.settings.metrics_port)
@@ -246,7 +246,7 @@ class Hub:
 
     # -- satellites ----------------------------------------------------------------------
     def add_satellite(self, uri: str, expected_id: str | None = None, *, take_over: bool = False) -> None:
-        from hub.satellite_link import SatelliteLink
+        from hub.adapters.satellite_link import SatelliteLink
 
         if uri in self._links:
             return

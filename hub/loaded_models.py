@@ -9,8 +9,8 @@ from common import models
 from hub.llm.base import LanguageModel
 from hub.remote.pool import ServerPool
 from hub.settings import HubSettings
-from hub.stt import Recognizer, SpeechToText
-from hub.tts import Synthesizer, TextToSpeech
+from hub.pipeline.stt import Recognizer, SpeechToText
+from hub.pipeline.tts import Synthesizer, TextToSpeech
 from protocol.payloads import ModelStatus
 
 _T = TypeVar("_T")

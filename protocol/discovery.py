@@ -7,7 +7,7 @@
 
 Home Assistant files both under the same discovery id (``<node_id> <key>``) and unique id, so a
 switch keeps the entities' history once the other form's configs are cleared (the hub finds
-them on the broker: hub/ha_discovery.py). Which form, and whether the announce entity is MQTT ``notify``
+them on the broker: hub/adapters/ha_discovery.py). Which form, and whether the announce entity is MQTT ``notify``
 (2024.5+) or ``text``, follows the oldest Home Assistant version the user says reads it.
 
 A satellite gets only the entities it can honour. Two groups, each with its own availability:

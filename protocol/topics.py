@@ -153,7 +153,7 @@ class Topics:
     def hub(self, leaf: HubTopic) -> str:
         return f"{self.base}/hub/{leaf}"
 
-    # -- several hubs (one owner per satellite, hub/ownership.py) ---------------
+    # -- several hubs (one owner per satellite, hub/adapters/ownership.py) ---------------
     def hub_availability(self, hub_id: str) -> str:
         """One hub's own online/offline (its last will) when several hubs share the broker."""
         return f"{self.base}/hubs/{validate_device_id(hub_id)}/availability"

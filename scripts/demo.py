@@ -41,7 +41,7 @@ GAP_S = 12
 def synthesise_prompt(path: Path, prompts: tuple[str, ...] = (PROMPT, DEVICE_PROMPT)) -> None:
     """Write the spoken prompts as a 16 kHz mono WAV with the shipped piper voice."""
     from common.models import piper_voice_path
-    from hub.tts import TextToSpeech, resample_pcm
+    from hub.pipeline.tts import TextToSpeech, resample_pcm
 
     async def _render(text: str) -> bytes:
         tts = TextToSpeech(piper_voice_path())

@@ -7,7 +7,7 @@ import threading
 
 import numpy as np
 
-from hub.tts import TextToSpeech, resample_pcm
+from hub.pipeline.tts import TextToSpeech, resample_pcm
 from protocol.audio import MIC_FORMAT
 
 

@@ -13,7 +13,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from hub.events import ConversationEvent, EventKind
+from hub.conversation.events import ConversationEvent, EventKind
 from hub.learning.contract import END_OF_SPEECH, WAKE_THRESHOLD
 from hub.learning.learner import Learner
 

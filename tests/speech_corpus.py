@@ -68,7 +68,7 @@ HELD_OUT_VOICES = ("piper-fast", "espeak-us-m7-fast", "espeak-scotland-f2", "esp
 class Command:
     text: str
     intent: str
-    """The hub's fast-path intent (``hub.intents``) that should answer it."""
+    """The hub's fast-path intent (``hub.home.intents``) that should answer it."""
     entity: str = ""
     """For a device command: a word the commanded entity's id must contain (``kitchen``)."""
     service: str = ""

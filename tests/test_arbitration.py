@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from hub.events import EventKind, EventRecorder
+from hub.conversation.events import EventKind, EventRecorder
 from protocol.payloads import ArbitrationDecision
 from tests.audio_fixtures import scale
 from tests.simsat import SimSatellite

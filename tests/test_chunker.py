@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from hub.chunker import SentenceChunker
+from hub.pipeline.chunker import SentenceChunker
 
 
 def stream(text: str, chunker: SentenceChunker, piece: int = 3) -> list[tuple[int, str]]:

@@ -27,7 +27,7 @@ from common.settings import parse_settings
 from common.wyoming_peer import WyomingPeer
 from hub.app import Hub
 from hub.settings import HubSettings
-from hub.wyoming_service import SERVICE_NAME
+from hub.adapters.wyoming_service import SERVICE_NAME
 from protocol import codec, discovery
 from protocol.commands import (
     AnnounceCommand,

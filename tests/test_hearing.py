@@ -12,7 +12,7 @@ import wave
 import pytest
 from wyoming.audio import AudioChunk
 
-from hub.events import EventKind, EventRecorder
+from hub.conversation.events import EventKind, EventRecorder
 from protocol.audio import MIC_FORMAT
 from satellite.app import SatelliteApp
 from satellite.settings import SatelliteSettings

@@ -19,8 +19,8 @@ import pytest
 
 from common.broker import Role
 from hub.app import Hub
-from hub.events import ConversationEvent, EventKind, EventRecorder
-from hub.replay import load, replay
+from hub.conversation.events import ConversationEvent, EventKind, EventRecorder
+from hub.storage.replay import load, replay
 from hub.settings import HubSettings
 from protocol.payloads import TurnReport
 from tests.broker import DEFAULT_DEVICES, MosquittoBroker

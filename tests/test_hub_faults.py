@@ -7,7 +7,7 @@ import socket
 
 import pytest
 
-from hub.events import EventKind, EventRecorder
+from hub.conversation.events import EventKind, EventRecorder
 from tests.simsat import SimSatellite
 from tests.test_hub_turns import running_hub
 

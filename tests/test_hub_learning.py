@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from hub.events import EventKind, EventRecorder
+from hub.conversation.events import EventKind, EventRecorder
 from hub.learning.contract import END_OF_SPEECH, Proposal
-from hub.recorder import session_path
-from hub.replay import load, replay
+from hub.storage.recorder import session_path
+from hub.storage.replay import load, replay
 from protocol.commands import LearningCommand, TuneCommand
 from protocol.payloads import CommandResult, LearningAction, LearningDecision, ResultStatus
 from protocol.topics import HubTopic
@@ -65,8 +65,8 @@ async def test_a_recorded_session_replays_to_the_same_transitions_and_decisions(
 
 
 def test_a_tampered_recording_is_reported_as_different(tmp_path):
-    from hub.events import ConversationEvent
-    from hub.recorder import SessionRecorder
+    from hub.conversation.events import ConversationEvent
+    from hub.storage.recorder import SessionRecorder
 
     recorder = SessionRecorder(tmp_path, lambda: {})
     for kind, data in ((EventKind.TURN_STARTED, {"room": "Hall", "listen": True}), (EventKind.SPEECH_ENDED, {}),

@@ -17,8 +17,8 @@ import pytest
 from common import models
 from common.local_broker import REPO, free_port
 from common.mqtt import MqttLink
-from hub.memory import Memory
-from hub.store import Store
+from hub.storage.memory import Memory
+from hub.storage.store import Store
 from protocol.commands import AnnounceCommand, StartConversationCommand
 from protocol.payloads import HubState, SatellitePhase, TurnReport
 from satellite.app import SatelliteApp

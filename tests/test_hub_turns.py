@@ -12,7 +12,7 @@ from wyoming.timer import TimerStarted
 
 from common.mqtt import MqttLink
 from hub.app import Hub
-from hub.events import EventKind, EventRecorder
+from hub.conversation.events import EventKind, EventRecorder
 from hub.settings import HubSettings
 from protocol.payloads import ConversationState, InterruptReason, TurnReport
 from protocol.wyoming_events import InterruptEvent

@@ -6,7 +6,7 @@ import pytest
 
 from bench.intent_cases import HOME
 from hub.home.model import Entity, HomeSource
-from hub.intents import IntentMatcher
+from hub.home.intents import IntentMatcher
 
 
 @pytest.fixture(scope="module")

@@ -17,9 +17,9 @@ from datetime import datetime
 import pytest
 
 from common.local_broker import free_port
-from hub.events import EventKind, EventRecorder
+from hub.conversation.events import EventKind, EventRecorder
 from hub.llm.base import LlmRequest
-from hub.metrics import start_metrics_server
+from hub.adapters.metrics import start_metrics_server
 from tests.audio_fixtures import silence
 from tests.simsat import SimSatellite
 from tests.test_hub_turns import running_hub
@@ -144,7 +144,7 @@ async def test_a_stale_guess_cancels_the_speculative_answer_and_the_answer_is_fo
 # -- the command window, learned per room within the learning contract (no models: the learner's own events) -------
 
 def _command_turns(learner, room: str, count: int, continued_ms: float | None, start: int = 0) -> None:
-    from hub.events import ConversationEvent
+    from hub.conversation.events import ConversationEvent
 
     t = 1000.0 + 60 * start
     for index in range(start, start + count):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hub.learning.contract import END_OF_SPEECH, WAKE_THRESHOLD, Proposal
 from hub.learning.learner import Learner, LearningCommandError
 from hub.learning.rules import END_OF_SPEECH_FLOOR_MS, MIN_PAUSED_UTTERANCES, PARAMETERS, parameters
-from hub.store import Store
+from hub.storage.store import Store
 from protocol.payloads import LearningAction, LearningDecision
 from tests.learning_sim import Household, Simulation
 
@@ -97,7 +97,7 @@ def test_the_floor_is_a_setting_and_a_value_learned_below_it_is_lifted() -> None
 
 
 def test_asked_to_repeat_is_a_signal_and_a_no_speech_wake_counts_as_false() -> None:
-    from hub.events import ConversationEvent, EventKind
+    from hub.conversation.events import ConversationEvent, EventKind
     from hub.learning.signals import SignalExtractor
 
     extractor = SignalExtractor()
@@ -240,8 +240,8 @@ def test_learning_state_survives_a_restart(tmp_path) -> None:
 
 
 def test_room_preference_learns_which_room_people_meant_and_arbitration_uses_it() -> None:
-    from hub.arbitration import Arbiter, WakeClaim
-    from hub.events import ConversationEvent, EventKind
+    from hub.conversation.arbitration import Arbiter, WakeClaim
+    from hub.conversation.events import ConversationEvent, EventKind
     from hub.learning.learner import PREFERENCE_LIMIT
 
     watch = Watch()

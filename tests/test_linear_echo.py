@@ -22,7 +22,7 @@ pytestmark = pytest.mark.models
 def say():
     """say(text) -> int16 samples at 16 kHz from the piper voice (deterministic), without the hub's other models."""
     from common.models import piper_voice_path
-    from hub.tts import TextToSpeech
+    from hub.pipeline.tts import TextToSpeech
     from tests.audio_fixtures import SpeechMaker
 
     speech = SpeechMaker(TextToSpeech(piper_voice_path()))

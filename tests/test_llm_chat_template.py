@@ -13,12 +13,12 @@ import pytest
 
 from common.models import ModelLoadError, gemma_gguf_path
 from hub.app import Models
-from hub.events import EventKind, EventRecorder
+from hub.conversation.events import EventKind, EventRecorder
 from hub.llm.base import LlmRequest
 from hub.llm.factory import load_language_model
 from hub.llm.llama_local import LlamaLocal
 from hub.settings import ModelSettings
-from hub.turn_services import DEFAULT_SYSTEM_PROMPT
+from hub.pipeline.turn_services import DEFAULT_SYSTEM_PROMPT
 from tests.chat_gguf import with_chat_template
 from tests.simsat import SimSatellite
 from tests.test_hub_turns import running_hub

@@ -21,10 +21,10 @@ from common.local_broker import free_port
 from common.models import gemma_gguf_path
 from common.processes import stop_process
 from hub.app import Hub, Models
-from hub.events import EventKind, EventRecorder
+from hub.conversation.events import EventKind, EventRecorder
 from hub.llm.base import LlmRequest, LlmUnreachable
 from hub.llm.openai_client import OpenAICompatible
-from hub.turn_services import DEFAULT_SYSTEM_PROMPT
+from hub.pipeline.turn_services import DEFAULT_SYSTEM_PROMPT
 from protocol.payloads import InterruptReason, TurnReport
 from protocol.wyoming_events import InterruptEvent
 from tests.llm_server import DISCONNECTED, LlamaServer, llama_server, start_process, wait_ready

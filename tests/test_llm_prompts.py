@@ -10,12 +10,12 @@ from datetime import datetime
 import pytest
 
 from hub.answers.home_context import HomeContext
-from hub.events import EventKind, EventRecorder
+from hub.conversation.events import EventKind, EventRecorder
 from hub.home.model import Entity, EntityState, HomeSource
 from hub.llm.base import LlmRequest, chat_messages
 from hub.llm.llama_local import FEW_SHOT, completion_prompt
 from hub.llm.openai_client import OpenAICompatible, chat_url
-from hub.turn_services import DEFAULT_SYSTEM_PROMPT
+from hub.pipeline.turn_services import DEFAULT_SYSTEM_PROMPT
 from tests.simsat import SimSatellite
 from tests.test_hub_turns import running_hub
 

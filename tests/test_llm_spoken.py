@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-from hub.chunker import SentenceChunker
+from hub.pipeline.chunker import SentenceChunker
 from hub.llm.base import STYLE_SENTENCES, LlmError, LlmUnreachable
 from hub.llm.spoken_answer import SpokenAnswer
 

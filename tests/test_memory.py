@@ -13,8 +13,8 @@ import time
 from pathlib import Path
 
 from hub.learning.learner import Learner
-from hub.memory import Memory, extract_fact
-from hub.store import Store
+from hub.storage.memory import Memory, extract_fact
+from hub.storage.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -34,7 +34,7 @@ def test_a_newer_fact_replaces_the_older_one_and_says_so(tmp_path, caplog) -> No
     assert [f.statement for f in memory.facts()] == ["the user's name is Sam"]
     assert len(memory.history("my name")) == 1
 
-    with caplog.at_level(logging.INFO, logger="hub.memory"):
+    with caplog.at_level(logging.INFO, logger="hub.storage.memory"):
         change = memory.learn_from("my name is Alex", satellite="study-sat", room="Study", turn_id="b-2")
     assert change is not None and change.replaced is not None and change.replaced.value == "Sam"
     assert memory.statements() == ("the user's name is Alex",)
@@ -67,8 +67,8 @@ def test_conversation_context_keeps_the_last_turns_per_satellite(tmp_path) -> No
 WRITER = textwrap.dedent("""
     import sys
     from pathlib import Path
-    from hub.memory import Memory
-    from hub.store import Store
+    from hub.storage.memory import Memory
+    from hub.storage.store import Store
     store = Store(Path(sys.argv[1]))
     memory = Memory(store)
     i = 0
@@ -117,8 +117,8 @@ def test_learner_restores_from_a_store_written_by_another_process(tmp_path) -> N
 def test_recorder_keeps_audio_under_its_cap_and_old_sessions_are_pruned(tmp_path) -> None:
     import wave
 
-    from hub.events import ConversationEvent, EventKind
-    from hub.recorder import SessionRecorder
+    from hub.conversation.events import ConversationEvent, EventKind
+    from hub.storage.recorder import SessionRecorder
 
     second = bytes(32000)
     for _ in range(3):

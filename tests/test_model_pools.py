@@ -21,11 +21,11 @@ import pytest
 from bench.peers import free_port, whisper_command
 from common.processes import stop_process
 from hub.app import Hub, Models
-from hub.events import EventKind, EventRecorder
+from hub.conversation.events import EventKind, EventRecorder
 from hub.remote.pool import ServerPool
 from hub.remote.wyoming_stt import RemoteSpeechToText, SttUnreachable, describe, stt_pool
 from hub.settings import HubSettings
-from hub.stt import SpeechToText
+from hub.pipeline.stt import SpeechToText
 from protocol.payloads import ModelStatus
 from tests.simsat import SimSatellite
 
@@ -227,7 +227,7 @@ def _ask(text: str):
     from datetime import datetime
 
     from hub.llm.base import LlmRequest
-    from hub.turn_services import DEFAULT_SYSTEM_PROMPT
+    from hub.pipeline.turn_services import DEFAULT_SYSTEM_PROMPT
 
     return LlmRequest(user_text=text, room="kitchen", now=datetime(2026, 11, 30, 13, 29),
                       system_prompt=DEFAULT_SYSTEM_PROMPT, style="brief")

@@ -130,7 +130,7 @@ async def test_one_owner_per_satellite_failover_within_the_bound_and_no_flapping
             assert all(owner in HUBS for owner in owners.values()), owners
             for room in ROOMS:
                 # Two hubs starting together may both claim a free satellite (the broker orders the claims and
-                # the last one is the lease, hub/ownership.py); what must hold is one owner that drives it, and
+                # the last one is the lease, hub/adapters/ownership.py); what must hold is one owner that drives it, and
                 # the other hub never even trying to connect.
                 claims = [m.hub for _, m in house.leases if m.satellite == room]
                 assert claims[-1] == owners[room] and len(claims) <= len(HUBS), claims

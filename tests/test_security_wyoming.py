@@ -181,7 +181,7 @@ async def test_satellite_port_defaults_to_this_machine_and_the_brokers_host():
 
 @contextlib.asynccontextmanager
 async def hub_service(hub_models) -> AsyncIterator[int]:
-    from hub.wyoming_service import WyomingService
+    from hub.adapters.wyoming_service import WyomingService
 
     service = WyomingService(WyomingServiceSettings(port=0), hub_models)
     await service.start()
@@ -210,7 +210,7 @@ async def test_hub_stt_refuses_bad_formats_and_caps_audio_in_bytes(hub_models, s
             await client.send(chunk(8000, 2, 1, 16000))
         assert (await next_event(client, "error")).data["code"] == "too_long"
         # And a good 8 kHz utterance is resampled (off the event loop) and transcribed on the same connection.
-        from hub.tts import resample_pcm
+        from hub.pipeline.tts import resample_pcm
 
         pcm = resample_pcm(speech("What time is it?"), 16000, 8000)
         await client.send(Event(type="transcribe", data={"language": "en"}))
@@ -223,7 +223,7 @@ async def test_hub_stt_refuses_bad_formats_and_caps_audio_in_bytes(hub_models, s
 
 
 async def test_hub_service_bounds_connections_and_closes_idle_ones(hub_models, monkeypatch):
-    import hub.wyoming_service as service_module
+    import hub.adapters.wyoming_service as service_module
 
     monkeypatch.setattr(service_module, "IDLE_TIMEOUT_S", 0.5)
     async with hub_service(hub_models) as port:

@@ -25,7 +25,7 @@ from wyoming.timer import TimerCancelled, TimerStarted
 
 from common.mqtt import MqttLink
 from hub.app import Hub
-from hub.events import ConversationEvent, EventKind, EventRecorder
+from hub.conversation.events import ConversationEvent, EventKind, EventRecorder
 from protocol.commands import TimerCancelCommand, TimerStartCommand
 from protocol.payloads import CommandResult, ResultStatus
 from protocol.topics import HubTopic, Topics

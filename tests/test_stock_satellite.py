@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from common.local_broker import REPO, free_port
-from hub.events import EventKind, EventRecorder
+from hub.conversation.events import EventKind, EventRecorder
 from tests.audio_fixtures import silence
 from tests.test_hub_turns import running_hub
 

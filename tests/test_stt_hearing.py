@@ -16,10 +16,10 @@ import pytest
 from bench.accuracy import at_speaking_level, espeak, with_snr
 from common import models
 from hub.app import Hub
-from hub.events import EventKind, EventRecorder
+from hub.conversation.events import EventKind, EventRecorder
 from hub.settings import HubSettings
-from hub.stt import SpeechToText
-from hub.transcript import ASK_AGAIN, Confidence, Doubt, DoubtSettings, clean, doubt
+from hub.pipeline.stt import SpeechToText
+from hub.pipeline.transcript import ASK_AGAIN, Confidence, Doubt, DoubtSettings, clean, doubt
 from tests.audio_fixtures import silence
 from tests.simsat import SimSatellite
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from hub.intents import IntentMatcher
-from hub.transcript import ASK_AGAIN, Confidence, Doubt, DoubtSettings, ask_again, clean, doubt, wake_phrase
+from hub.home.intents import IntentMatcher
+from hub.pipeline.transcript import ASK_AGAIN, Confidence, Doubt, DoubtSettings, ask_again, clean, doubt, wake_phrase
 
 SURE = Confidence(avg_logprob=-0.2, no_speech_prob=0.01)
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from hub.home.model import Action, Entity, EntityState, HomeError
 from hub.home.targets import Targets, spoken_name
-from hub.intents import Intent
+from hub.home.intents import Intent
 
 if TYPE_CHECKING:
     from hub.home.control import ActionResult

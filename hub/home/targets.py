@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from hub.home.model import Entity
-from hub.intents import spoken_form
+from hub.home.intents import spoken_form
 
 ON_OFF_DOMAINS = ("light", "switch", "fan", "input_boolean", "cover", "climate", "valve", "lock")
 _INTENT_DOMAINS = {
@@ -35,7 +35,7 @@ def same_area(a: str | None, b: str | None) -> bool:
 
 
 def resolve(intent_name: str, slots: dict[str, object], entities: Sequence[Entity], here: str) -> Targets:
-    """The entities ``slots`` (from :class:`hub.intents.Intent`) point at, said on a satellite in ``here``."""
+    """The entities ``slots`` (from :class:`hub.home.intents.Intent`) point at, said on a satellite in ``here``."""
     domains = _INTENT_DOMAINS.get(intent_name)
     pool = [e for e in entities if e.exposed and (domains is None or e.domain in domains)]
     area = _str(slots.get("area"))

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 END_OF_SPEECH = "end_of_speech_ms"
 COMMAND_WINDOW = "command_silence_ms"
-"""The short end-of-speech window for a transcript that is already a complete command (hub.turn)."""
+"""The short end-of-speech window for a transcript that is already a complete command (hub.pipeline.turn)."""
 WAKE_THRESHOLD = "wake_threshold"
 
 

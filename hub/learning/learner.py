@@ -19,7 +19,7 @@ import statistics
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from hub.events import ConversationEvent, EventKind
+from hub.conversation.events import ConversationEvent, EventKind
 from hub.learning.bandit import StyleBandit, style_reward
 from hub.learning.contract import ParameterSpec, Proposal, check
 from hub.learning.rules import PARAMETERS, RULES, relevant, reward

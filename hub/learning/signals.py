@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, replace
 from typing import Any
 
-from hub.events import ConversationEvent, EventKind
+from hub.conversation.events import ConversationEvent, EventKind
 
 FOLLOW_UP_S = 8.0
 """A new turn this soon after an answer is a follow-up (or a correction) of it."""
@@ -29,7 +29,7 @@ DANGLING = frozenset({
 """Last words that say the sentence was not finished: the end-of-speech window cut it off."""
 
 NO_SPEECH = "no_speech"
-"""``hub.transcript.Doubt.NO_SPEECH``, as it appears in a TRANSCRIPT event's ``doubt``."""
+"""``hub.pipeline.transcript.Doubt.NO_SPEECH``, as it appears in a TRANSCRIPT event's ``doubt``."""
 
 _CORRECTION = re.compile(r"^(no[,.!]?\s|no$|nope\b|not that\b|that's not\b|that is not\b|wrong\b|i said\b)", re.I)
 _WORDS = re.compile(r"[a-z0-9']+")
@@ -70,7 +70,7 @@ class TurnSignals:
     asked_to_repeat: bool = False
     """The hub did not act on what it heard (a fragment, or too unsure of it) and asked the person again."""
     doubt: str | None = None
-    """Why the hub did not act on the transcript (``hub.transcript.Doubt``: no_speech, fragment, low_confidence)."""
+    """Why the hub did not act on the transcript (``hub.pipeline.transcript.Doubt``: no_speech, fragment, low_confidence)."""
     command_guessed: bool = False
     """A speculative transcript in this turn was a complete command (the short window applied to it)."""
     continued_ms: float | None = None

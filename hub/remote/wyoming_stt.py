@@ -8,7 +8,7 @@ a server dying mid-turn costs that turn the time it had spent there, not the tur
 server is out the local model answers if there is one (``local_fallback``), otherwise the turn
 ends with ``stt_unreachable``.
 
-The same call signature as :class:`hub.stt.SpeechToText` (:class:`hub.stt.Recognizer`).
+The same call signature as :class:`hub.pipeline.stt.SpeechToText` (:class:`hub.pipeline.stt.Recognizer`).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from wyoming.error import Error
 from wyoming.info import Describe, Info
 
 from hub.remote.pool import ServerPool, parse_tcp
-from hub.stt import Recognizer, SttBusyError, SttError, SttInputError, Transcription
+from hub.pipeline.stt import Recognizer, SttBusyError, SttError, SttInputError, Transcription
 from protocol.audio import MAX_TURN_AUDIO_SECONDS, MIC_FORMAT
 
 _LOGGER = logging.getLogger(__name__)

@@ -23,7 +23,7 @@ from wyoming.tts import Synthesize
 from common.pcm import resample_pcm
 from hub.remote.pool import ServerPool, parse_tcp
 from hub.remote.wyoming_stt import describe
-from hub.tts import Synthesizer
+from hub.pipeline.tts import Synthesizer
 from protocol.audio import TTS_FORMAT, PcmFormat
 
 _LOGGER = logging.getLogger(__name__)

@@ -9,8 +9,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
 from hub.home.model import HomeError
-from hub.intents import DEVICE_INTENTS, Intent
-from hub.timers import Timer, TimerRegistry
+from hub.home.intents import DEVICE_INTENTS, Intent
+from hub.home.timers import Timer, TimerRegistry
 from protocol.commands import MuteCommand, VolumeCommand
 
 if TYPE_CHECKING:

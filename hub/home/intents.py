@@ -32,7 +32,7 @@ from hassil.recognize import RecognizeResult
 from home_assistant_intents import get_intents
 
 from hub.home.model import Entity
-from hub.intent_sentences import CUSTOM_SENTENCES
+from hub.home.intent_sentences import CUSTOM_SENTENCES
 
 _LOGGER = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """The hub's Wyoming client connection to one satellite, as Home Assistant makes it.
 
 ``describe`` -> ``info``, ``run-satellite``, then a read loop that routes the satellite's
-events to its :class:`~hub.session.SatelliteSession`, with a ping every few seconds. A
+events to its :class:`~hub.conversation.session.SatelliteSession`, with a ping every few seconds. A
 satellite that goes away is reconnected with backoff; its open turn is abandoned. A link made
 for an announced satellite drives only that satellite: a server at that address that describes
 itself as another (or as no satellite) is left alone, with a warning, and retried with backoff.
@@ -26,10 +26,10 @@ from wyoming.wake import Detection
 
 from common.log_limit import LogLimiter
 from common.wyoming_peer import WyomingPeer
-from hub.arbitration import Arbiter, WakeClaim
-from hub.events import ConversationEvent, EventKind
-from hub.session import SatelliteSession
-from hub.turn import Turn
+from hub.conversation.arbitration import Arbiter, WakeClaim
+from hub.conversation.events import ConversationEvent, EventKind
+from hub.conversation.session import SatelliteSession
+from hub.pipeline.turn import Turn
 from protocol.audio import MIC_FORMAT, AudioFormatError, check_audio
 from protocol.framing import stream_limit
 from protocol.payloads import InterruptReason
@@ -145,7 +145,7 @@ class SatelliteLink:
         self.session, self.peer = session, peer
         self.refusal, self._take_over = None, None
         session.attach(peer.send)
-        await peer.send(run_satellite(strips_wake_phrase=True))  # hub/transcript.py cuts the pre-roll's wake phrase
+        await peer.send(run_satellite(strips_wake_phrase=True))  # hub/pipeline/transcript.py cuts the pre-roll's wake phrase
         session.services.bus.emit(ConversationEvent(session.id, EventKind.SATELLITE_CONNECTED, data={
             "uri": self.uri, "name": session.name, "area": session.area}))
         self.connected.set()

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
-from hub.events import ConversationEvent, EventKind
+from hub.conversation.events import ConversationEvent, EventKind
 from protocol.audio import MIC_FORMAT
 from protocol.payloads import LearningDecision
 

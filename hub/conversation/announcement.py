@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-from hub.events import ConversationEvent, EventBus, EventKind
+from hub.conversation.events import ConversationEvent, EventBus, EventKind
 
 
 class Announcement:

@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hub.events import ConversationEvent, EventBus, EventKind
+from hub.conversation.events import ConversationEvent, EventBus, EventKind
 from hub.learning.learner import Learner, LearningCommandError
-from hub.recorder import session_path
-from hub.state_machine import StateTracker
+from hub.storage.recorder import session_path
+from hub.conversation.state_machine import StateTracker
 from protocol.payloads import LearningDecision
 
 Transition = tuple[str, str | None, str, str]

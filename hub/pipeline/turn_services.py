@@ -7,15 +7,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from hub.answers import QuickAnswers
-from hub.endpointing import EndpointSettings
-from hub.events import EventBus
-from hub.intents import IntentMatcher
+from hub.pipeline.endpointing import EndpointSettings
+from hub.conversation.events import EventBus
+from hub.home.intents import IntentMatcher
 from hub.llm.base import LanguageModel
-from hub.skills import Skills
-from hub.speculation import SpeculationStats
-from hub.stt import SpeechToText
-from hub.transcript import DoubtSettings
-from hub.tts import TextToSpeech
+from hub.home.skills import Skills
+from hub.pipeline.speculation import SpeculationStats
+from hub.pipeline.stt import SpeechToText
+from hub.pipeline.transcript import DoubtSettings
+from hub.pipeline.tts import TextToSpeech
 
 DEFAULT_SYSTEM_PROMPT = (
     "You are Hearth, a friendly voice assistant in a family home. Your answers are spoken aloud: "

@@ -20,9 +20,9 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
-from hub.endpointing import Endpointer, StreamingSilero
-from hub.events import monotonic
-from hub.stt import SpeechToText, SttError, Transcription
+from hub.pipeline.endpointing import Endpointer, StreamingSilero
+from hub.conversation.events import monotonic
+from hub.pipeline.stt import SpeechToText, SttError, Transcription
 from protocol.audio import MIC_FORMAT
 
 _LOGGER = logging.getLogger(__name__)

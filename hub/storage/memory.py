@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from hub.store import Store
+from hub.storage.store import Store
 
 _LOGGER = logging.getLogger(__name__)
 

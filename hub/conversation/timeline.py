@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from hub.events import ConversationEvent, EventKind
+from hub.conversation.events import ConversationEvent, EventKind
 from protocol.payloads import DeviceActionReport, TurnOutcome, TurnReport, TurnTimings
 
 _MARKS = {

@@ -22,9 +22,9 @@ from typing import TYPE_CHECKING, Any
 
 from common.command_intake import CommandIntake, Refusal
 from common.mqtt import Delivery, LogLimiter, MqttLink
-from hub.events import ConversationEvent, EventKind
+from hub.conversation.events import ConversationEvent, EventKind
 from hub.learning.learner import LearningCommandError
-from hub.satellites import switch_driver
+from hub.adapters.satellites import switch_driver
 from protocol import codec
 from protocol.commands import (
     HUB_OWNED,
@@ -82,7 +82,7 @@ class HubBridge:
         hub.bus.subscribe(self._on_event)
         self.announced: dict[str, SatelliteAnnounce] = {}
 
-    # -- Home Assistant discovery (hub/ha_discovery.py) -----------------------------------
+    # -- Home Assistant discovery (hub/adapters/ha_discovery.py) -----------------------------------
     def publish_discovery(self, satellite: str) -> None:
         self.hub.ha.publish_satellite(satellite)
 

@@ -27,9 +27,9 @@ from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, Synthesize
 from common.log_limit import LogLimiter
 from common.wyoming_peer import WyomingPeer
 from hub import __version__
-from hub.chunker import SentenceChunker
-from hub.stt import SttError
-from hub.tts import resample_pcm
+from hub.pipeline.chunker import SentenceChunker
+from hub.pipeline.stt import SttError
+from hub.pipeline.tts import resample_pcm
 from protocol.audio import MAX_TURN_AUDIO_SECONDS, MIC_FORMAT, AudioFormatError, PcmFormat, check_audio, max_bytes
 from protocol.framing import stream_limit
 

@@ -15,10 +15,10 @@ from wyoming.error import Error
 from wyoming.event import Event
 from wyoming.timer import TimerCancelled, TimerFinished, TimerStarted
 
-from hub.endpointing import EndpointSettings
-from hub.timers import Timer
-from hub.turn import SatelliteGone, Turn
-from hub.turn_services import TurnServices
+from hub.pipeline.endpointing import EndpointSettings
+from hub.home.timers import Timer
+from hub.pipeline.turn import SatelliteGone, Turn
+from hub.pipeline.turn_services import TurnServices
 from protocol.commands import MuteCommand, VolumeCommand
 from protocol.payloads import InterruptReason
 from protocol.wyoming_events import InterruptEvent
@@ -133,7 +133,7 @@ class SatelliteSession:
         self.history.append((user, spoken))
         self._on_remember(user, spoken)
 
-    # -- what fast-path skills may do (hub.skills.SatelliteActions) ------------------------
+    # -- what fast-path skills may do (hub.home.skills.SatelliteActions) ------------------------
     async def timer_started(self, timer: Timer) -> None:
         await self.send(TimerStarted(id=timer.id, total_seconds=timer.total_seconds, name=timer.name).event())
 

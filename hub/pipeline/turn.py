@@ -5,7 +5,7 @@
     speak   -> each finished sentence goes to piper at once; its chunks go to the satellite
                while the LLM still writes the next sentence
 
-A turn is one task owned by its :class:`~hub.session.SatelliteSession`; an interrupt
+A turn is one task owned by its :class:`~hub.conversation.session.SatelliteSession`; an interrupt
 cancels that task, which stops the LLM thread and TTS at their next step, and the turn
 reports what was actually spoken so the conversation context holds only that.
 """
@@ -23,22 +23,22 @@ from wyoming.asr import Transcript
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
 from wyoming.vad import VoiceStarted, VoiceStopped
 
-from hub.chunker import SentenceChunker
-from hub.endpointing import Endpointer, EndpointSettings
-from hub.events import ConversationEvent, EventKind, monotonic
-from hub.intents import Intent
+from hub.pipeline.chunker import SentenceChunker
+from hub.pipeline.endpointing import Endpointer, EndpointSettings
+from hub.conversation.events import ConversationEvent, EventKind, monotonic
+from hub.home.intents import Intent
 from hub.llm.base import LlmRequest
 from hub.llm.spoken_answer import SpokenAnswer
-from hub.speculation import EarlyTranscript, SpeculativeAnswer
-from hub.stt import Transcription
-from hub.transcript import Cleaned, Confidence, Doubt, ask_again, clean, doubt, wake_phrase
-from hub.turn_services import TurnServices
+from hub.pipeline.speculation import EarlyTranscript, SpeculativeAnswer
+from hub.pipeline.stt import Transcription
+from hub.pipeline.transcript import Cleaned, Confidence, Doubt, ask_again, clean, doubt, wake_phrase
+from hub.pipeline.turn_services import TurnServices
 from protocol.audio import MAX_TURN_AUDIO_SECONDS, MIC_FORMAT
 from protocol.payloads import InterruptReason, TurnOutcome
 from protocol.wyoming_events import TurnStarted
 
 if TYPE_CHECKING:
-    from hub.session import SatelliteSession
+    from hub.conversation.session import SatelliteSession
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -70,9 +70,9 @@ class Turn:
         self.transcript = ""
         self.handler = ""
         self.heard: Cleaned | None = None
-        """The transcript cleaned of a leftover wake phrase and fillers (``hub.transcript``)."""
+        """The transcript cleaned of a leftover wake phrase and fillers (``hub.pipeline.transcript``)."""
         self.doubt: str | None = None
-        """Why the turn will not act on what it heard (a ``hub.transcript.Doubt`` code), or None."""
+        """Why the turn will not act on what it heard (a ``hub.pipeline.transcript.Doubt`` code), or None."""
         self._spoken: list[tuple[str, float]] = []  # (sentence, audio end in seconds from first audio)
         self._first_audio_t: float | None = None
         self._audio_seconds = 0.0
@@ -391,7 +391,7 @@ class Turn:
         return (phrase.title(),) if phrase and self._wake.get("preroll_ms") else ()
 
     def _hear(self, text: str, result: Transcription | None) -> dict[str, Any]:
-        """Clean and judge what was heard (``hub.transcript``); returns the TRANSCRIPT event's extra fields."""
+        """Clean and judge what was heard (``hub.pipeline.transcript``); returns the TRANSCRIPT event's extra fields."""
         self.heard = clean(text, str(self._wake.get("wake_word") or "") or None)
         confidence = None if result is None else Confidence(result.avg_logprob, result.no_speech_prob)
         self.doubt = doubt(self.heard, confidence, self.services.settings.doubt) if text.strip() else None

@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 
-from hub.store import Store, StoreError
+from hub.storage.store import Store, StoreError
 
 _LOGGER = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ import collections
 import logging
 from dataclasses import dataclass
 
-from hub.events import ConversationEvent, EventBus, EventKind
+from hub.conversation.events import ConversationEvent, EventBus, EventKind
 from protocol.payloads import ConversationPhase
 
 _LOGGER = logging.getLogger(__name__)
