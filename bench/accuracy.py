@@ -36,14 +36,14 @@ import numpy as np
 from bench.results import load_note, write_result
 from common import models
 from common.pcm import level_dbfs, resample_pcm
-from hub.settings import HubSettings
 from hub.pipeline.stt import SpeechToText
 from hub.pipeline.tts import TextToSpeech
+from hub.settings import HubSettings
 from protocol.audio import MIC_FORMAT
 from satellite.dsp.vad import speech_detector
 from satellite.dsp.wake import WakeDetector
 from satellite.settings import SatelliteSettings
-from tests.audio_fixtures import SpeechMaker, scale, silence
+from testbed.audio_fixtures import SpeechMaker, scale, silence
 
 SENTENCES = [
     "What time is it?",

@@ -11,7 +11,7 @@ The questions (bench/answers_questions.toml, 120+ in categories) are asked of:
 - ``hub``: what the hub says as shipped (the fast path where it applies, else the few-shot model),
   computed from the two runs above;
 - ``ha``: Home Assistant's own default conversation agent (``POST /api/conversation/process``) on
-  the test home of tests/ha_peer.py, its devices put in the states the questions assume.
+  the test home of testbed/ha_peer.py, its devices put in the states the questions assume.
 
 Every model answer goes through the same path as a real turn (sentence chunker, voice shaping, the
 "normal" style's sentence budget), with the same grounding (clock, room, remembered facts, the devices
@@ -41,12 +41,12 @@ from bench.results import load_note, write_result
 from hub.answers import QuickAnswers, speakable
 from hub.answers.dates import MONTHS, WEEKDAYS, easter
 from hub.answers.home_context import HomeContext
-from hub.pipeline.chunker import SentenceChunker
 from hub.home.model import Entity, EntityState, HomeSource
 from hub.llm.base import LanguageModel, LlmRequest
 from hub.llm.spoken_answer import SpokenAnswer
-from hub.storage.memory import extract_fact
+from hub.pipeline.chunker import SentenceChunker
 from hub.pipeline.turn_services import DEFAULT_SYSTEM_PROMPT
+from hub.storage.memory import extract_fact
 
 QUESTIONS = Path(__file__).with_name("answers_questions.toml")
 SYSTEMS = ("fast", "fewshot", "server", "ha")
@@ -229,10 +229,10 @@ HA_SETUP = (
 def ask_home_assistant(questions: list[Question], name: str = "current") -> tuple[list[Answer], str]:
     """Every question through HA's default agent; ([], reason) when no HA peer is installed.
 
-    ``name`` is a key of tests/ha_peer.py's PEERS: "current" (the newest release that installs here, what
+    ``name`` is a key of testbed/ha_peer.py's PEERS: "current" (the newest release that installs here, what
     users run today: the fair baseline) or "2024.3" (which has no time or date sentences at all).
     """
-    from tests.ha_peer import PEERS, peer_venv, start_home_assistant
+    from testbed.ha_peer import PEERS, peer_venv, start_home_assistant
 
     if not (peer_venv(name) / "bin" / "hass").exists():
         return [], f"Home Assistant peer .venv-peers/{PEERS[name]} is not installed"
@@ -315,7 +315,7 @@ async def run(systems: list[str], max_tokens: int, limit: int | None,
         del llm
     if "server" in systems:
         from hub.llm.openai_client import OpenAICompatible
-        from tests.llm_server import llama_server
+        from testbed.llm_server import llama_server
 
         with llama_server(gguf, chat_format="alpaca") as server:
             client = OpenAICompatible(server.url, "gemma-3-270m", read_timeout_s=60)

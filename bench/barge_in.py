@@ -51,7 +51,7 @@ from satellite.audio.player import Player
 from satellite.core import SatelliteCore
 from satellite.server import WyomingServer
 from satellite.settings import SatelliteSettings
-from tests.audio_fixtures import SpeechMaker, silence
+from testbed.audio_fixtures import SpeechMaker, silence
 
 BLOCK_S = 0.080
 ECHO_GAIN = 0.5

@@ -269,7 +269,7 @@ def synthesise() -> tuple[list[np.ndarray], np.ndarray, list[np.ndarray]]:
     from bench.barge_in import trim
     from common.models import piper_voice_path
     from hub.pipeline.tts import TextToSpeech
-    from tests.audio_fixtures import SpeechMaker
+    from testbed.audio_fixtures import SpeechMaker
 
     speech = SpeechMaker(TextToSpeech(piper_voice_path()))
 

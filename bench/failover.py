@@ -40,7 +40,7 @@ from common.local_broker import DEFAULT_DEVICES, MosquittoBroker, free_port
 from protocol.payloads import SatellitePhase
 from satellite.app import SatelliteApp
 from satellite.settings import SatelliteSettings
-from tests.audio_fixtures import SpeechMaker
+from testbed.audio_fixtures import SpeechMaker
 from tests.test_hub_turns import wait_until
 from tests.test_multi_hub import House, driven, start_hub, wake_and_ask
 

@@ -1,6 +1,6 @@
 """Baseline A: the real, newest Home Assistant installed here drives one of our satellites over Wyoming.
 
-Home Assistant 2025.4.4 (``.venv-peers/ha-current``, started and onboarded by tests/ha_peer.py with
+Home Assistant 2025.4.4 (``.venv-peers/ha-current``, started and onboarded by testbed/ha_peer.py with
 its test home) gets three Wyoming entries through its own config flows: the real
 ``wyoming-faster-whisper`` (STT) and ``wyoming-piper`` (TTS) servers bench.latency already runs, and
 our satellite (``python -m satellite``'s app, in this process, file audio backend, no MQTT). An
@@ -59,7 +59,7 @@ class HomeAssistantBaseline:
         self.last_events: list[str] = []
 
     async def start(self) -> None:
-        from tests.ha_peer import start_home_assistant
+        from testbed.ha_peer import start_home_assistant
 
         self.peer = await asyncio.to_thread(self._stack.enter_context, start_home_assistant(HA_PEER))
         self.version = self.peer.version

@@ -1,6 +1,6 @@
 """Hearing people: spoken commands in several voices over continuous room noise, ours vs the Home Assistant way.
 
-Speech comes from tests/speech_corpus.py: "Hey Jarvis" and a household command in one breath (no
+Speech comes from testbed/speech_corpus.py: "Hey Jarvis" and a household command in one breath (no
 pause), in piper and espeak-ng voices; part of the commands and voices is held out of all tuning and
 reported on its own rows. Each noise level is one continuous stream (quiet = a room tone 50 dB under
 the speech; 10 and 5 dB SNR = pink noise, babble and music-like sound in turn, 40 s each, running
@@ -45,7 +45,7 @@ import numpy as np
 
 from bench.hearing_rigs import HOME, Heard, HomeAssistantRig, OursRig, Turn, openwakeword_detections
 from bench.results import load_note, write_result
-from tests.speech_corpus import (
+from testbed.speech_corpus import (
     HELD_OUT_COMMANDS,
     HELD_OUT_VOICES,
     QUIET_SNR_DB,
@@ -194,8 +194,8 @@ def judge_ours(command: Command, turn: Turn) -> tuple[str, bool, bool]:
 
 def baseline_judge():
     """The hub's matcher with the bench's home, for the Home Assistant way's transcripts."""
-    from hub.home.model import Entity, HomeSource
     from hub.home.intents import IntentMatcher
+    from hub.home.model import Entity, HomeSource
 
     domains = {"bulb": "light", "plug": "switch", "thermostat": "climate"}
     entities = [Entity(f"{domains[kind]}.{object_id}", name, HomeSource.MQTT, area=area,

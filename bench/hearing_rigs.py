@@ -1,7 +1,7 @@
 """The two systems bench/hearing.py listens through, each as real processes fed the same audio in real time.
 
 - :class:`OursRig`: Mosquitto, ``python -m hub`` with a small MQTT home (test devices from
-  tests/mqtt_test_devices.py, discovered like zigbee2mqtt/Tasmota/ESPHome ones), and one
+  testbed/mqtt_test_devices.py, discovered like zigbee2mqtt/Tasmota/ESPHome ones), and one
   ``python -m satellite`` per stream (pipe backend, paced like a microphone). What happened is read
   from MQTT: each satellite's wake detections and each turn report (transcript, handler, device actions).
 - :class:`HomeAssistantRig`: the Home Assistant way, ``wyoming-satellite`` + ``wyoming-openwakeword`` +
@@ -76,7 +76,7 @@ def _toml(path: Path, values: dict[str, object]) -> None:
 
 
 def _devices() -> list[Any]:
-    from tests.mqtt_test_devices import TasmotaPlug, Thermostat, ZigbeeBulb
+    from testbed.mqtt_test_devices import TasmotaPlug, Thermostat, ZigbeeBulb
 
     kinds = {"bulb": ZigbeeBulb, "plug": TasmotaPlug, "thermostat": Thermostat}
     return [kinds[kind](object_id, name, area) for kind, object_id, name, area in HOME]
@@ -110,7 +110,7 @@ class OursRig:
     async def run(self) -> dict[str, Heard]:
         from common.broker import Role
         from scripts.demo import mqtt_table
-        from tests.mqtt_test_devices import DeviceBridge
+        from testbed.mqtt_test_devices import DeviceBridge
 
         broker = MosquittoBroker(self.work / "mosquitto", devices={**DEFAULT_DEVICES, "zigbee2mqtt": Role.DEVICE_BRIDGE})
         broker.prepare()

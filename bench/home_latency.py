@@ -3,13 +3,13 @@
     .venv/bin/python -m bench.home_latency [--repeats 6] [--no-ha] [--no-write]
 
 The real hub (whisper tiny.en, hassil, piper) in this process drives a scripted Wyoming satellite
-(tests/simsat.py) that says "Turn on / off the ..." in real time. "End of speech" is when the last
+(testbed/simsat.py) that says "Turn on / off the ..." in real time. "End of speech" is when the last
 chunk holding speech left the satellite; "first audio" when the first chunk of the answer arrived
 there; everything on one clock (time.monotonic, one process).
 
-- MQTT device: a Zigbee2MQTT-like bulb (tests/mqtt_test_devices.py) on a real Mosquitto; "state
+- MQTT device: a Zigbee2MQTT-like bulb (testbed/mqtt_test_devices.py) on a real Mosquitto; "state
   changed" is when the bulb applied the command and published its new state.
-- Home Assistant: a real HA (tests/ha_peer.py, 2024.3.3) through its websocket API; "state changed"
+- Home Assistant: a real HA (testbed/ha_peer.py, 2024.3.3) through its websocket API; "state changed"
   is when the hub saw HA's state_changed for the entity (the device-action event).
 - Baseline, what Home Assistant users run today: HA's own Assist pipeline drives the same scripted
   satellite (HA's Wyoming satellite integration), with our hub's Wyoming STT and TTS (the same
@@ -38,9 +38,9 @@ from common.local_broker import DEFAULT_DEVICES, MosquittoBroker
 from hub.app import Hub, Models
 from hub.conversation.events import ConversationEvent, EventKind, EventRecorder
 from hub.settings import HubSettings
-from tests.audio_fixtures import SpeechMaker
-from tests.mqtt_test_devices import DeviceBridge, ZigbeeBulb
-from tests.simsat import SimSatellite
+from testbed.audio_fixtures import SpeechMaker
+from testbed.mqtt_test_devices import DeviceBridge, ZigbeeBulb
+from testbed.simsat import SimSatellite
 
 
 @dataclass
@@ -121,7 +121,7 @@ async def mqtt_row(models: Models, speech: SpeechMaker, repeats: int, workdir: P
 
 
 async def ha_row(models: Models, speech: SpeechMaker, repeats: int, workdir: Path) -> Row | None:
-    from tests.ha_peer import peer_venv, start_home_assistant
+    from testbed.ha_peer import peer_venv, start_home_assistant
 
     if not (peer_venv("2024.3") / "bin" / "hass").exists():
         print("  Home Assistant peer not installed (scripts/install-peers.sh): skipped")
@@ -166,7 +166,7 @@ async def assist_row(models: Models, speech: SpeechMaker, repeats: int, workdir:
     and device call, and for STT and TTS our hub's Wyoming service (the same whisper and piper)."""
     from hub.home.home_assistant import HomeAssistantBackend
     from hub.home.settings import HomeAssistantSettings
-    from tests.ha_peer import peer_venv, start_home_assistant
+    from testbed.ha_peer import peer_venv, start_home_assistant
 
     if not (peer_venv("2024.3") / "bin" / "hass").exists():
         return None

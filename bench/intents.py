@@ -20,8 +20,8 @@ from collections import Counter
 from bench.intent_cases import CASES, HELD_OUT, HOME
 from bench.regex_intents import IntentMatcher as RegexMatcher
 from bench.results import load_note, write_result
-from hub.home.targets import resolve, same_area
 from hub.home.intents import DEVICE_INTENTS, Intent, IntentMatcher, spoken_form
+from hub.home.targets import resolve, same_area
 
 
 def canonical(intent: Intent | None, area: str) -> str:

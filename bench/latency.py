@@ -4,7 +4,7 @@
 (the end of the last 10 ms frame whose RMS is within 40 dB of the loudest frame and above -50 dBFS),
 and placed on the clock where the satellite's paced microphone delivered it.
 
-**Ours**: the real hub in this process drives a scripted Wyoming satellite (tests/simsat.py) over TCP
+**Ours**: the real hub in this process drives a scripted Wyoming satellite (testbed/simsat.py) over TCP
 that speaks piper-made questions in real time; intent-aware end of speech, speculative STT and the
 speculative answer as configured. Model calls are timed through thin wrappers (one clock).
 
@@ -54,13 +54,13 @@ from bench.pause_set import measure as measure_pauses
 from bench.pause_set import report as pause_report
 from bench.results import write_result
 from hub.app import Hub, Models
-from hub.pipeline.endpointing import Endpointer, EndpointSettings
 from hub.conversation.events import EventKind, EventRecorder
 from hub.llm.base import LlmRequest
+from hub.pipeline.endpointing import Endpointer, EndpointSettings
 from hub.settings import HubSettings
 from protocol.audio import MIC_CHUNK_SAMPLES, MIC_FORMAT
-from tests.audio_fixtures import SpeechMaker
-from tests.simsat import SimSatellite
+from testbed.audio_fixtures import SpeechMaker
+from testbed.simsat import SimSatellite
 
 
 @dataclass(frozen=True)

@@ -36,13 +36,13 @@ import wave
 from dataclasses import dataclass, field
 
 from bench.intent_cases import HOME
-from hub.pipeline.endpointing import Endpointer, EndpointSettings, StreamingSilero
 from hub.home.intents import IntentMatcher
+from hub.pipeline.endpointing import Endpointer, EndpointSettings, StreamingSilero
 from hub.pipeline.stt import SpeechToText
 from hub.pipeline.transcript import Confidence, DoubtSettings, clean, doubt
 from hub.pipeline.tts import resample_pcm
 from protocol.audio import MIC_FORMAT
-from tests.audio_fixtures import SpeechMaker, noise, scale
+from testbed.audio_fixtures import SpeechMaker, noise, scale
 
 # (first part, pause ms, second part, kind)
 ITEMS: list[tuple[str, int, str, str]] = [

@@ -1,7 +1,7 @@
 """Hub scale: N satellites connected, K of them talking at once; latency, throughput, MQTT rate, RSS.
 
 The real hub (real models, in this process) drives N scripted Wyoming satellites
-(``tests.simsat.SimSatellite``, real TCP) and publishes to a real Mosquitto started from the
+(``testbed.simsat.SimSatellite``, real TCP) and publishes to a real Mosquitto started from the
 repository's config. In each round K satellites ask "What time is it?" at the same moment (a
 fast-path turn: STT -> intent -> TTS, no LLM) and the round ends when every one has its answer;
 rounds run back to back. Latency is end of speech (the satellite sent its last chunk holding
@@ -46,8 +46,8 @@ from common.mqtt import MqttLink
 from hub.app import Hub, Models
 from hub.conversation.events import EventKind, EventRecorder
 from hub.settings import HubSettings
-from tests.audio_fixtures import SpeechMaker
-from tests.simsat import SimSatellite
+from testbed.audio_fixtures import SpeechMaker
+from testbed.simsat import SimSatellite
 
 PLOT = RESULTS.parent / "bench-scale.png"
 QUESTION = "What time is it?"

@@ -32,7 +32,7 @@ from hub.app import Models
 from hub.remote.wyoming_stt import RemoteSpeechToText, stt_pool
 from hub.settings import HubSettings
 from protocol.payloads import ModelStatus
-from tests.audio_fixtures import SpeechMaker
+from testbed.audio_fixtures import SpeechMaker
 
 PI5_PER_CORE = 0.5
 """Assumed speed of one Raspberry Pi 5 core (Cortex-A76, 2.4 GHz) relative to one core of this machine

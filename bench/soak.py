@@ -31,8 +31,8 @@ from hub.conversation.events import EventKind, EventRecorder
 from hub.settings import HubSettings
 from protocol.commands import TimerCancelCommand, TimerStartCommand
 from protocol.topics import HubTopic, Topics
-from tests.audio_fixtures import SpeechMaker
-from tests.simsat import SimSatellite
+from testbed.audio_fixtures import SpeechMaker
+from testbed.simsat import SimSatellite
 from tests.test_hub_turns import running_hub, watching
 from tests.test_soak import (
     SATELLITES,

@@ -3,7 +3,7 @@
 Audio as the hub receives it after a wake (``AUDIO``): the command alone; all of "Hey Jarvis."
 then the command with no pause (our satellite streams from before the wake phrase, issue 13);
 the last 400 ms of the wake phrase then the command (streaming from inside the phrase). Voices
-and commands come from ``tests/speech_corpus.py`` (piper and espeak-ng; tuning and held-out
+and commands come from ``testbed/speech_corpus.py`` (piper and espeak-ng; tuning and held-out
 parts), each quiet and over pink noise 10 dB under the speech.
 
 Options (everything else as the hub runs it: int8, beam 1, English, 2 threads):
@@ -43,7 +43,7 @@ from hub.home.intents import IntentMatcher
 from hub.pipeline.stt import PromptStyle, SpeechToText, Transcription
 from hub.pipeline.transcript import Confidence, DoubtSettings, clean, doubt
 from satellite.dsp.echo import MicCleanup
-from tests import speech_corpus as sc
+from testbed import speech_corpus as sc
 
 WAKE_VOCABULARY = ("Hey Jarvis",)
 """What every turn gives whisper by default: the wake phrase that opened it."""
@@ -289,7 +289,7 @@ def run(quick: bool, names: list[str]) -> str:
         + "; ".join(f"**{k}**: {v}" for k, v in AUDIO.items()) + ". Tuning part: "
         f"{len(sc.TUNING_VOICES)} voices x {len(sc.TUNING_COMMANDS[::3])} commands; held-out part: "
         f"{len(sc.HELD_OUT_VOICES)} voices x {len(sc.HELD_OUT_COMMANDS[::2])} commands "
-        "(tests/speech_corpus.py); each quiet and with pink noise 10 dB under the speech. "
+        "(testbed/speech_corpus.py); each quiet and with pink noise 10 dB under the speech. "
         f"Wake-word vocabulary: {', '.join(WAKE_VOCABULARY)}; home vocabulary: {', '.join(HOME_VOCABULARY)}. "
         "Beam 1, int8, 2 threads. `before` is what the hub ran until now: temperature fallback, no vocabulary, "
         "the raw transcript matched, never asking again. Doubt thresholds (the defaults): avg log-prob < "

@@ -21,35 +21,35 @@ from wyoming.info import Info
 from common.mqtt import MqttLink
 from common.systemd_notify import feed_watchdog, notify
 from hub import __version__
-from hub.conversation.announcement import Announcement
-from hub.answers.home_context import HomeContext
-from hub.conversation.arbitration import Arbiter
-from hub.pipeline.endpointing import EndpointSettings
-from hub.conversation.events import ConversationEvent, EventBus, EventKind
 from hub.adapters.ha_discovery import HaDiscovery
+from hub.adapters.mqtt_bridge import HubBridge
+from hub.adapters.ownership import Ownership
+from hub.adapters.satellites import SatelliteRegistry
+from hub.answers.home_context import HomeContext
+from hub.conversation.announcement import Announcement
+from hub.conversation.arbitration import Arbiter
+from hub.conversation.events import ConversationEvent, EventBus, EventKind
+from hub.conversation.session import SatelliteSession
+from hub.conversation.state_machine import StateTracker
+from hub.conversation.timeline import TurnTimeline
 from hub.home.control import HomeControl
 from hub.home.home_assistant import HomeAssistantBackend
+from hub.home.intents import IntentMatcher
 from hub.home.model import HomeBackend
 from hub.home.mqtt_devices import MqttDevices
-from hub.home.intents import IntentMatcher
+from hub.home.skills import Skills, timer_label
+from hub.home.timers import Timer, TimerRegistry
 from hub.learning.contract import COMMAND_WINDOW, END_OF_SPEECH, WAKE_THRESHOLD
 from hub.learning.learner import Learner
 from hub.learning.rules import parameters
 from hub.loaded_models import Models
-from hub.storage.memory import Memory
-from hub.adapters.mqtt_bridge import HubBridge
-from hub.adapters.ownership import Ownership
-from hub.storage.recorder import SessionRecorder
-from hub.adapters.satellites import SatelliteRegistry
-from hub.conversation.session import SatelliteSession
-from hub.settings import HubSettings
-from hub.home.skills import Skills, timer_label
-from hub.conversation.state_machine import StateTracker
-from hub.storage.store import Store, StoreError
-from hub.conversation.timeline import TurnTimeline
-from hub.home.timers import Timer, TimerRegistry
+from hub.pipeline.endpointing import EndpointSettings
 from hub.pipeline.transcript import DoubtSettings
 from hub.pipeline.turn_services import TurnServices, TurnSettings
+from hub.settings import HubSettings
+from hub.storage.memory import Memory
+from hub.storage.recorder import SessionRecorder
+from hub.storage.store import Store, StoreError
 from protocol.commands import TakeOverCommand, TuneCommand
 from protocol.payloads import (
     HubMetrics,

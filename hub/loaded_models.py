@@ -7,10 +7,10 @@ from typing import Any, TypeVar
 
 from common import models
 from hub.llm.base import LanguageModel
-from hub.remote.pool import ServerPool
-from hub.settings import HubSettings
 from hub.pipeline.stt import Recognizer, SpeechToText
 from hub.pipeline.tts import Synthesizer, TextToSpeech
+from hub.remote.pool import ServerPool
+from hub.settings import HubSettings
 from protocol.payloads import ModelStatus
 
 _T = TypeVar("_T")

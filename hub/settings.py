@@ -11,8 +11,8 @@ from common.mqtt import MqttSettings
 from hub.home.control import HomeControlSettings
 from hub.home.mqtt_devices import MqttDevicesSettings
 from hub.home.settings import HomeAssistantSettings as HomeAssistantLinkSettings
-from hub.remote.settings import HubsSettings, LlmPoolSettings, SttPoolSettings, TtsPoolSettings
 from hub.pipeline.turn_services import DEFAULT_SYSTEM_PROMPT
+from hub.remote.settings import HubsSettings, LlmPoolSettings, SttPoolSettings, TtsPoolSettings
 from protocol.discovery import parse_ha_version
 from protocol.payloads import SatelliteDriver
 from protocol.topics import validate_device_id

@@ -84,7 +84,7 @@ def mqtt_table(broker: MosquittoBroker, user: str) -> dict[str, object]:
 
 
 async def run_demo(wav: Path, answer: Path, workdir: Path, timeout_s: float, turns: int = 2) -> int:
-    from tests.mqtt_test_devices import DeviceBridge, ZigbeeBulb
+    from testbed.mqtt_test_devices import DeviceBridge, ZigbeeBulb
 
     broker = MosquittoBroker(workdir / "mosquitto", devices={**DEFAULT_DEVICES, "zigbee2mqtt": Role.DEVICE_BRIDGE})
     broker.prepare()

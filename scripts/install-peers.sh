@@ -49,7 +49,7 @@ selected=("$@")
 
 # ha_peer NAME PYTHON VERSION [PIP-ARGS...]: Home Assistant VERSION in .venv-peers/NAME, installed
 # against HA's own package_constraints.txt (without it pip backtracks for minutes), plus the
-# requirements of exactly the integrations tests/ha_peer.py configures, so HA runs with --skip-pip
+# requirements of exactly the integrations testbed/ha_peer.py configures, so HA runs with --skip-pip
 # and never installs anything while a test runs.
 ha_peer() {
   local name=$1 python=$2 version=$3
@@ -57,8 +57,8 @@ ha_peer() {
   local dir=.venv-peers/$name
   local id
   # What decides the requirements: this script, the test home, and ha_peer.py's list and walk of integrations.
-  id=$({ cat scripts/install-peers.sh tests/ha_home/configuration.yaml
-         sed -n -e '/^FLOW_INTEGRATIONS/p' -e '/^def requirements/,$p' tests/ha_peer.py; } | sha256sum | cut -c1-16)
+  id=$({ cat scripts/install-peers.sh testbed/ha_home/configuration.yaml
+         sed -n -e '/^FLOW_INTEGRATIONS/p' -e '/^def requirements/,$p' testbed/ha_peer.py; } | sha256sum | cut -c1-16)
   if [ -f "$dir/.hearth-peer-$id" ] && "$dir/bin/python" -c "import homeassistant.const, hassil" 2>/dev/null; then
     say "$name (Home Assistant $version) up to date"
     return
@@ -73,7 +73,7 @@ ha_peer() {
   constraints=$("$dir/bin/python" -c 'import importlib.util, pathlib; print(pathlib.Path(importlib.util.find_spec("homeassistant").origin).parent / "package_constraints.txt")')
   "${pip[@]}" "homeassistant==$version" "$@" -c "$constraints"
   local reqtext reqs
-  reqtext=$("$dir/bin/python" tests/ha_peer.py requirements)
+  reqtext=$("$dir/bin/python" testbed/ha_peer.py requirements)
   mapfile -t reqs <<<"$reqtext"
   say "$name: integration requirements ${reqs[*]}"
   "${pip[@]}" "${reqs[@]}" -c "$constraints"

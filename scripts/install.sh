@@ -29,7 +29,7 @@ if [ ! -x .venv/bin/python ]; then
 fi
 PIP=(.venv/bin/python -m pip --disable-pip-version-check)
 
-# Real Home Assistant for the home-control tests (tests/ha_peer.py), each in its own venv under .venv-peers/:
+# Real Home Assistant for the home-control tests (testbed/ha_peer.py), each in its own venv under .venv-peers/:
 # 2024.3.3 on Python 3.11 and 2025.4.4 on pyenv's Python 3.13, 1.5 GB together. 70-115 s and 105-160 s
 # the first time (2 cores, pip cache warm);
 # checked on every run (a few seconds), since the .venv stamp below says nothing about .venv-peers/.

@@ -7,7 +7,7 @@ start=$(date +%s)
 bash scripts/install.sh
 
 echo "[test] ruff"
-.venv/bin/ruff check protocol common hub satellite tests bench scripts
+.venv/bin/ruff check protocol common hub satellite testbed tests bench scripts
 echo "[test] mypy"
 .venv/bin/mypy protocol common
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.broker import MosquittoBroker
+from testbed.broker import MosquittoBroker
 
 
 @pytest.fixture
@@ -41,15 +41,15 @@ def hub_models():
 @pytest.fixture(scope="session")
 def speech(hub_models):
     """speech(text) -> 16 kHz 16-bit mono PCM spoken by the piper voice (cached per text)."""
-    from tests.audio_fixtures import SpeechMaker
+    from testbed.audio_fixtures import SpeechMaker
 
     return SpeechMaker(hub_models.tts)
 
 
 @pytest.fixture(scope="session", params=["2024.3", "current"], ids=["ha-2024.3", "ha-current"])
 def home_assistant(request):
-    """A real, onboarded Home Assistant with the test home (tests/ha_peer.py), once per version per run."""
-    from tests.ha_peer import start_home_assistant
+    """A real, onboarded Home Assistant with the test home (testbed/ha_peer.py), once per version per run."""
+    from testbed.ha_peer import start_home_assistant
 
     with start_home_assistant(request.param) as peer:
         yield peer

@@ -8,8 +8,8 @@ import pytest
 
 from hub.conversation.events import EventKind, EventRecorder
 from protocol.payloads import ArbitrationDecision
-from tests.audio_fixtures import scale
-from tests.simsat import SimSatellite
+from testbed.audio_fixtures import scale
+from testbed.simsat import SimSatellite
 from tests.test_hub_turns import running_hub, watching
 
 pytestmark = pytest.mark.timeout(180)

@@ -25,9 +25,9 @@ from wyoming.snd import Played
 from common.mqtt import MqttLink
 from common.settings import parse_settings
 from common.wyoming_peer import WyomingPeer
+from hub.adapters.wyoming_service import SERVICE_NAME
 from hub.app import Hub
 from hub.settings import HubSettings
-from hub.adapters.wyoming_service import SERVICE_NAME
 from protocol import codec, discovery
 from protocol.commands import (
     AnnounceCommand,
@@ -42,7 +42,7 @@ from protocol.payloads import CommandResult, HubState, ResultStatus, SatelliteAn
 from protocol.topics import HA_STATUS_TOPIC, ConversationTopic, HubTopic, Topics
 from satellite.app import SatelliteApp
 from satellite.settings import SatelliteSettings
-from tests.simsat import SimSatellite
+from testbed.simsat import SimSatellite
 from tests.test_hub_turns import wait_until
 
 pytestmark = pytest.mark.timeout(180)

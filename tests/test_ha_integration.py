@@ -1,4 +1,4 @@
-"""Home Assistant, the real one (2024.3.3 and the current release, tests/ha_peer.py), sees and drives the house.
+"""Home Assistant, the real one (2024.3.3 and the current release, testbed/ha_peer.py), sees and drives the house.
 
 Each test adds HA's MQTT integration (the config flow, user ``homeassistant``) on this test's broker
 and removes it at the end, so the session's HA is left as it was found. The hub's discovery form

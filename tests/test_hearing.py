@@ -1,6 +1,6 @@
 """Hearing people: voices other than piper, commands said without a pause, rooms with continuous noise.
 
-The real satellite (file backend, real wake model and VAD) hears speech from tests/speech_corpus.py;
+The real satellite (file backend, real wake model and VAD) hears speech from testbed/speech_corpus.py;
 what it streams is checked with the hub's own whisper, or by a real hub end to end.
 """
 
@@ -16,7 +16,7 @@ from hub.conversation.events import EventKind, EventRecorder
 from protocol.audio import MIC_FORMAT
 from satellite.app import SatelliteApp
 from satellite.settings import SatelliteSettings
-from tests.speech_corpus import QUIET_SNR_DB, Corpus, Placed, build_stream, pink
+from testbed.speech_corpus import QUIET_SNR_DB, Corpus, Placed, build_stream, pink
 from tests.test_hub_turns import running_hub
 from tests.test_satellite import FakeHub, satellite_with_hub
 

@@ -1,4 +1,4 @@
-"""The Home Assistant backend against a real Home Assistant (2024.3.3 and 2025.4.4, tests/ha_peer.py).
+"""The Home Assistant backend against a real Home Assistant (2024.3.3 and 2025.4.4, testbed/ha_peer.py).
 
 What a user would notice: the hub knows the devices by the names, aliases and rooms set in HA; a
 command changes the real entity and the hub hears the change; a wrong token or a stopped HA is
@@ -18,7 +18,7 @@ import pytest
 from hub.home.home_assistant import HomeAssistantBackend
 from hub.home.model import Action, EntityState, HomeError, HomeSource
 from hub.home.settings import HomeAssistantSettings
-from tests.ha_peer import FLOORS, HOME, HomeAssistantPeer
+from testbed.ha_peer import FLOORS, HOME, HomeAssistantPeer
 
 pytestmark = pytest.mark.peers
 
@@ -261,7 +261,7 @@ async def test_the_hub_reports_its_home_assistant_link_and_sees_the_home(
         home_assistant: HomeAssistantPeer, hub_models, tmp_path) -> None:
     from hub.app import Hub
     from hub.settings import HubSettings
-    from tests.broker import free_port
+    from testbed.broker import free_port
 
     token_file = tmp_path / "ha-token"
     token_file.write_text("expired-token\n")

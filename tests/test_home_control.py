@@ -1,6 +1,6 @@
 """Spoken device commands end to end: WAV -> satellite -> hub (whisper, hassil) -> real MQTT devices -> answer.
 
-The devices are :mod:`tests.mqtt_test_devices` on a real Mosquitto: they publish Home Assistant
+The devices are :mod:`testbed.mqtt_test_devices` on a real Mosquitto: they publish Home Assistant
 discovery and echo their state like Zigbee2MQTT and Tasmota do. The hub knows them only from
 discovery. Each test asserts the device's state and what the hub said.
 """
@@ -20,12 +20,12 @@ import pytest
 from common.broker import Role
 from hub.app import Hub
 from hub.conversation.events import ConversationEvent, EventKind, EventRecorder
-from hub.storage.replay import load, replay
 from hub.settings import HubSettings
+from hub.storage.replay import load, replay
 from protocol.payloads import TurnReport
-from tests.broker import DEFAULT_DEVICES, MosquittoBroker
-from tests.mqtt_test_devices import Blinds, DeviceBridge, DiscoveryDevice, TasmotaPlug, Thermostat, ZigbeeBulb
-from tests.simsat import SimSatellite
+from testbed.broker import DEFAULT_DEVICES, MosquittoBroker
+from testbed.mqtt_test_devices import Blinds, DeviceBridge, DiscoveryDevice, TasmotaPlug, Thermostat, ZigbeeBulb
+from testbed.simsat import SimSatellite
 
 pytestmark = [pytest.mark.timeout(420), pytest.mark.models]
 
@@ -334,7 +334,7 @@ async def test_assist_answers_what_our_matcher_does_not_know(home_assistant, hub
 
 
 async def test_home_assistant_down_is_said_and_the_hub_keeps_answering(hub_models, speech, tmp_path):
-    from tests.broker import free_port
+    from testbed.broker import free_port
 
     token = tmp_path / "token"
     token.write_text("some-token\n")

@@ -8,7 +8,7 @@ import socket
 import pytest
 
 from hub.conversation.events import EventKind, EventRecorder
-from tests.simsat import SimSatellite
+from testbed.simsat import SimSatellite
 from tests.test_hub_turns import running_hub
 
 pytestmark = pytest.mark.timeout(180)

@@ -16,8 +16,8 @@ from hub.storage.replay import load, replay
 from protocol.commands import LearningCommand, TuneCommand
 from protocol.payloads import CommandResult, LearningAction, LearningDecision, ResultStatus
 from protocol.topics import HubTopic
+from testbed.simsat import SimSatellite
 from tests.learning_sim import Household, Simulation
-from tests.simsat import SimSatellite
 from tests.test_hub_turns import running_hub, wait_until, watching
 
 pytestmark = pytest.mark.timeout(300)

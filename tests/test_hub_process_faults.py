@@ -25,7 +25,7 @@ from satellite.app import SatelliteApp
 from satellite.dsp.sounds import SOUNDS, Sound
 from satellite.settings import SatelliteSettings
 from scripts.demo import mqtt_table, write_toml
-from tests.audio_fixtures import silence
+from testbed.audio_fixtures import silence
 from tests.test_hub_turns import wait_until
 
 pytestmark = pytest.mark.timeout(400)
@@ -170,7 +170,7 @@ def fill(disk: Path) -> Path:
 async def test_a_full_disk_is_reported_on_mqtt_and_conversations_go_on(broker, hub_models, speech, tmp_path):
     from hub.app import Hub
     from hub.settings import HubSettings
-    from tests.simsat import SimSatellite
+    from testbed.simsat import SimSatellite
 
     kitchen = SimSatellite("kitchen", area="Kitchen")
     await kitchen.start()

@@ -16,7 +16,7 @@ from hub.conversation.events import EventKind, EventRecorder
 from hub.settings import HubSettings
 from protocol.payloads import ConversationState, InterruptReason, TurnReport
 from protocol.wyoming_events import InterruptEvent
-from tests.simsat import SimSatellite
+from testbed.simsat import SimSatellite
 
 pytestmark = pytest.mark.timeout(300)
 

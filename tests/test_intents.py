@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from bench.intent_cases import HOME
-from hub.home.model import Entity, HomeSource
 from hub.home.intents import IntentMatcher
+from hub.home.model import Entity, HomeSource
 
 
 @pytest.fixture(scope="module")

@@ -17,11 +17,11 @@ from datetime import datetime
 import pytest
 
 from common.local_broker import free_port
+from hub.adapters.metrics import start_metrics_server
 from hub.conversation.events import EventKind, EventRecorder
 from hub.llm.base import LlmRequest
-from hub.adapters.metrics import start_metrics_server
-from tests.audio_fixtures import silence
-from tests.simsat import SimSatellite
+from testbed.audio_fixtures import silence
+from testbed.simsat import SimSatellite
 from tests.test_hub_turns import running_hub
 
 pytestmark = pytest.mark.timeout(300)

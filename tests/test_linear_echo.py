@@ -23,7 +23,7 @@ def say():
     """say(text) -> int16 samples at 16 kHz from the piper voice (deterministic), without the hub's other models."""
     from common.models import piper_voice_path
     from hub.pipeline.tts import TextToSpeech
-    from tests.audio_fixtures import SpeechMaker
+    from testbed.audio_fixtures import SpeechMaker
 
     speech = SpeechMaker(TextToSpeech(piper_voice_path()))
     return lambda text: np.frombuffer(speech(text), dtype=np.int16)

@@ -17,10 +17,10 @@ from hub.conversation.events import EventKind, EventRecorder
 from hub.llm.base import LlmRequest
 from hub.llm.factory import load_language_model
 from hub.llm.llama_local import LlamaLocal
-from hub.settings import ModelSettings
 from hub.pipeline.turn_services import DEFAULT_SYSTEM_PROMPT
+from hub.settings import ModelSettings
+from testbed.simsat import SimSatellite
 from tests.chat_gguf import with_chat_template
-from tests.simsat import SimSatellite
 from tests.test_hub_turns import running_hub
 
 pytestmark = [pytest.mark.models, pytest.mark.timeout(300)]

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-from hub.pipeline.chunker import SentenceChunker
 from hub.llm.base import STYLE_SENTENCES, LlmError, LlmUnreachable
 from hub.llm.spoken_answer import SpokenAnswer
+from hub.pipeline.chunker import SentenceChunker
 
 
 class Source:

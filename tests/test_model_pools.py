@@ -22,12 +22,12 @@ from bench.peers import free_port, whisper_command
 from common.processes import stop_process
 from hub.app import Hub, Models
 from hub.conversation.events import EventKind, EventRecorder
+from hub.pipeline.stt import SpeechToText
 from hub.remote.pool import ServerPool
 from hub.remote.wyoming_stt import RemoteSpeechToText, SttUnreachable, describe, stt_pool
 from hub.settings import HubSettings
-from hub.pipeline.stt import SpeechToText
 from protocol.payloads import ModelStatus
-from tests.simsat import SimSatellite
+from testbed.simsat import SimSatellite
 
 pytestmark = pytest.mark.timeout(400)
 
@@ -217,7 +217,7 @@ async def _later(delay_s: float, coro):
 @pytest.fixture(scope="module")
 def llama_endpoint():
     from common.models import gemma_gguf_path
-    from tests.llm_server import llama_server
+    from testbed.llm_server import llama_server
 
     with llama_server(gemma_gguf_path(), threads=1) as running:
         yield running

@@ -11,7 +11,7 @@ import pytest
 from common.mqtt import MqttLink
 from hub.home.model import Action, HomeError
 from hub.home.mqtt_devices import MqttDevices
-from tests.mqtt_test_devices import DeviceBridge, TasmotaPlug, ZigbeeBulb
+from testbed.mqtt_test_devices import DeviceBridge, TasmotaPlug, ZigbeeBulb
 from tests.test_home_control import home_broker, wait_until
 
 __all__ = ["home_broker"]  # the fixture, used by name

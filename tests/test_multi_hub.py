@@ -29,7 +29,7 @@ from protocol.topics import ConversationTopic
 from satellite.app import SatelliteApp
 from satellite.settings import SatelliteSettings
 from scripts.demo import mqtt_table, write_toml
-from tests.audio_fixtures import silence
+from testbed.audio_fixtures import silence
 from tests.test_hub_turns import wait_until
 
 pytestmark = pytest.mark.timeout(300)

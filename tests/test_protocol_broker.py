@@ -12,7 +12,7 @@ import pytest
 from common.mqtt import MqttLink
 from protocol import commands, payloads
 from protocol.topics import SatelliteTopic
-from tests.broker import REPO, MosquittoBroker
+from testbed.broker import REPO, MosquittoBroker
 
 
 @contextlib.asynccontextmanager

@@ -22,7 +22,7 @@ from protocol.wyoming_events import InterruptEvent, run_satellite
 from satellite.app import SatelliteApp
 from satellite.dsp.sounds import SOUNDS, Sound
 from satellite.settings import SatelliteSettings
-from tests.audio_fixtures import noise, scale, silence
+from testbed.audio_fixtures import noise, scale, silence
 
 pytestmark = pytest.mark.timeout(300)
 

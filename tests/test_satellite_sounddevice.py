@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.audio_fixtures import silence
+from testbed.audio_fixtures import silence
 from tests.test_satellite import satellite_with_hub
 
 pytestmark = [pytest.mark.timeout(120), pytest.mark.audio]

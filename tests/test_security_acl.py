@@ -23,7 +23,7 @@ from common.broker import RESERVED_NAMES, permission_table
 from common.local_broker import REPO, MosquittoBroker
 from common.mqtt import MqttLink
 from protocol.topics import Topics
-from tests.mqtt_probe import ACCEPTED, NOT_AUTHORIZED, probe
+from testbed.mqtt_probe import ACCEPTED, NOT_AUTHORIZED, probe
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -21,7 +21,7 @@ from common.local_broker import MosquittoBroker
 from protocol.payloads import SatellitePhase
 from satellite.app import SatelliteApp
 from satellite.settings import SatelliteSettings
-from tests.mqtt_probe import ACCEPTED, Probe, probe
+from testbed.mqtt_probe import ACCEPTED, Probe, probe
 
 pytestmark = pytest.mark.timeout(300)
 

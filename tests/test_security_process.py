@@ -19,7 +19,7 @@ from common.local_broker import REPO, free_port
 from protocol import codec
 from protocol.payloads import ConversationPhase, ConversationState, Interrupt, InterruptReason, SatelliteAnnounce
 from scripts.demo import mqtt_table, write_toml
-from tests.mqtt_probe import ACCEPTED, NOT_AUTHORIZED, Probe, probe
+from testbed.mqtt_probe import ACCEPTED, NOT_AUTHORIZED, Probe, probe
 
 pytestmark = pytest.mark.timeout(420)
 

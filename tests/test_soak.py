@@ -29,7 +29,7 @@ from hub.conversation.events import ConversationEvent, EventKind, EventRecorder
 from protocol.commands import TimerCancelCommand, TimerStartCommand
 from protocol.payloads import CommandResult, ResultStatus
 from protocol.topics import HubTopic, Topics
-from tests.simsat import SimSatellite
+from testbed.simsat import SimSatellite
 from tests.test_hub_turns import running_hub, watching
 
 pytestmark = pytest.mark.timeout(180)

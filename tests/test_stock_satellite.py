@@ -11,7 +11,7 @@ import pytest
 
 from common.local_broker import REPO, free_port
 from hub.conversation.events import EventKind, EventRecorder
-from tests.audio_fixtures import silence
+from testbed.audio_fixtures import silence
 from tests.test_hub_turns import running_hub
 
 PEER = REPO / ".venv-peers" / "satellite" / "bin" / "python"

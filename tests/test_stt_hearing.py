@@ -17,11 +17,11 @@ from bench.accuracy import at_speaking_level, espeak, with_snr
 from common import models
 from hub.app import Hub
 from hub.conversation.events import EventKind, EventRecorder
-from hub.settings import HubSettings
 from hub.pipeline.stt import SpeechToText
 from hub.pipeline.transcript import ASK_AGAIN, Confidence, Doubt, DoubtSettings, clean, doubt
-from tests.audio_fixtures import silence
-from tests.simsat import SimSatellite
+from hub.settings import HubSettings
+from testbed.audio_fixtures import silence
+from testbed.simsat import SimSatellite
 
 pytestmark = pytest.mark.timeout(600)
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from hub.storage.store import Store
 from hub.home.timers import Timer, TimerRegistry
+from hub.storage.store import Store
 
 
 class Rings:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from satellite.audio.backends import BLOCK_BYTES
 from satellite.dsp.wake import WakeDetector, WakeHit
-from tests.audio_fixtures import silence
+from testbed.audio_fixtures import silence
 
 
 def hits(pcm: bytes) -> list[WakeHit]:

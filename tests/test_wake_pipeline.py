@@ -13,7 +13,7 @@ from common import models
 from common.pcm import level_dbfs, resample_pcm
 from satellite.audio.backends import BLOCK_BYTES
 from satellite.dsp.oww import WARMUP_SCORES, WakeModel
-from tests.audio_fixtures import noise, silence
+from testbed.audio_fixtures import noise, silence
 
 EMBEDDINGS = 16
 """Blocks until openWakeWord's starting history (random noise embeddings) no longer reaches the score."""

@@ -22,9 +22,9 @@ from typing import TYPE_CHECKING, Any
 
 from common.command_intake import CommandIntake, Refusal
 from common.mqtt import Delivery, LogLimiter, MqttLink
+from hub.adapters.satellites import switch_driver
 from hub.conversation.events import ConversationEvent, EventKind
 from hub.learning.learner import LearningCommandError
-from hub.adapters.satellites import switch_driver
 from protocol import codec
 from protocol.commands import (
     HUB_OWNED,

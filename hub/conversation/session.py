@@ -15,8 +15,8 @@ from wyoming.error import Error
 from wyoming.event import Event
 from wyoming.timer import TimerCancelled, TimerFinished, TimerStarted
 
-from hub.pipeline.endpointing import EndpointSettings
 from hub.home.timers import Timer
+from hub.pipeline.endpointing import EndpointSettings
 from hub.pipeline.turn import SatelliteGone, Turn
 from hub.pipeline.turn_services import TurnServices
 from protocol.commands import MuteCommand, VolumeCommand

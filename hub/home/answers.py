@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
+from hub.home.intents import Intent
 from hub.home.model import Action, Entity, EntityState, HomeError
 from hub.home.targets import Targets, spoken_name
-from hub.home.intents import Intent
 
 if TYPE_CHECKING:
     from hub.home.control import ActionResult

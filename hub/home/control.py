@@ -19,9 +19,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from hub.conversation.events import ConversationEvent, EventBus, EventKind
 from hub.home import answers
+from hub.home.intents import Intent
 from hub.home.model import Action, Entity, EntityState, HomeBackend, HomeError, HomeSource
 from hub.home.targets import Targets, pick, question, resolve, same_area, spoken_name
-from hub.home.intents import Intent
 
 _LOGGER = logging.getLogger(__name__)
 

@@ -31,8 +31,8 @@ from hassil.models import UnmatchedTextEntity
 from hassil.recognize import RecognizeResult
 from home_assistant_intents import get_intents
 
-from hub.home.model import Entity
 from hub.home.intent_sentences import CUSTOM_SENTENCES
+from hub.home.model import Entity
 
 _LOGGER = logging.getLogger(__name__)
 

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
-from hub.home.model import HomeError
 from hub.home.intents import DEVICE_INTENTS, Intent
+from hub.home.model import HomeError
 from hub.home.timers import Timer, TimerRegistry
 from protocol.commands import MuteCommand, VolumeCommand
 

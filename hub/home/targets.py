@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from hub.home.model import Entity
 from hub.home.intents import spoken_form
+from hub.home.model import Entity
 
 ON_OFF_DOMAINS = ("light", "switch", "fan", "input_boolean", "cover", "climate", "valve", "lock")
 _INTENT_DOMAINS = {

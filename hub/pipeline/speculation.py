@@ -20,8 +20,8 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
-from hub.pipeline.endpointing import Endpointer, StreamingSilero
 from hub.conversation.events import monotonic
+from hub.pipeline.endpointing import Endpointer, StreamingSilero
 from hub.pipeline.stt import SpeechToText, SttError, Transcription
 from protocol.audio import MIC_FORMAT
 

@@ -23,12 +23,12 @@ from wyoming.asr import Transcript
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
 from wyoming.vad import VoiceStarted, VoiceStopped
 
-from hub.pipeline.chunker import SentenceChunker
-from hub.pipeline.endpointing import Endpointer, EndpointSettings
 from hub.conversation.events import ConversationEvent, EventKind, monotonic
 from hub.home.intents import Intent
 from hub.llm.base import LlmRequest
 from hub.llm.spoken_answer import SpokenAnswer
+from hub.pipeline.chunker import SentenceChunker
+from hub.pipeline.endpointing import Endpointer, EndpointSettings
 from hub.pipeline.speculation import EarlyTranscript, SpeculativeAnswer
 from hub.pipeline.stt import Transcription
 from hub.pipeline.transcript import Cleaned, Confidence, Doubt, ask_again, clean, doubt, wake_phrase

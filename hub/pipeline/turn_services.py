@@ -7,11 +7,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from hub.answers import QuickAnswers
-from hub.pipeline.endpointing import EndpointSettings
 from hub.conversation.events import EventBus
 from hub.home.intents import IntentMatcher
-from hub.llm.base import LanguageModel
 from hub.home.skills import Skills
+from hub.llm.base import LanguageModel
+from hub.pipeline.endpointing import EndpointSettings
 from hub.pipeline.speculation import SpeculationStats
 from hub.pipeline.stt import SpeechToText
 from hub.pipeline.transcript import DoubtSettings

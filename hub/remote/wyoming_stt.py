@@ -24,8 +24,8 @@ from wyoming.client import AsyncTcpClient
 from wyoming.error import Error
 from wyoming.info import Describe, Info
 
-from hub.remote.pool import ServerPool, parse_tcp
 from hub.pipeline.stt import Recognizer, SttBusyError, SttError, SttInputError, Transcription
+from hub.remote.pool import ServerPool, parse_tcp
 from protocol.audio import MAX_TURN_AUDIO_SECONDS, MIC_FORMAT
 
 _LOGGER = logging.getLogger(__name__)

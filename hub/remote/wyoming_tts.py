@@ -21,9 +21,9 @@ from wyoming.error import Error
 from wyoming.tts import Synthesize
 
 from common.pcm import resample_pcm
+from hub.pipeline.tts import Synthesizer
 from hub.remote.pool import ServerPool, parse_tcp
 from hub.remote.wyoming_stt import describe
-from hub.pipeline.tts import Synthesizer
 from protocol.audio import TTS_FORMAT, PcmFormat
 
 _LOGGER = logging.getLogger(__name__)

@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from hub.conversation.events import ConversationEvent, EventBus, EventKind
+from hub.conversation.state_machine import StateTracker
 from hub.learning.learner import Learner, LearningCommandError
 from hub.storage.recorder import session_path
-from hub.conversation.state_machine import StateTracker
 from protocol.payloads import LearningDecision
 
 Transition = tuple[str, str | None, str, str]

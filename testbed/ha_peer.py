@@ -3,7 +3,7 @@
 The peers are installed by ``scripts/install-peers.sh`` (``scripts/install.sh`` runs it):
 ``.venv-peers/ha-2024.3`` (2024.3.3, Python 3.11) and ``.venv-peers/ha-current`` (2025.4.4, Python 3.13).
 HA runs as ``hass -c DIR --skip-pip`` in a throwaway folder, on a free port on 127.0.0.1, with
-``tests/ha_home/configuration.yaml``: template lights, a template switch and cover, a generic
+``testbed/ha_home/configuration.yaml``: template lights, a template switch and cover, a generic
 thermostat, a template weather and input helpers. No hardware, no network.
 
 Fixtures (``home_assistant`` is defined in tests/conftest.py on top of this module):
@@ -31,7 +31,7 @@ Fixtures (``home_assistant`` is defined in tests/conftest.py on top of this modu
 - The home's helpers (``input_boolean.*_power``, ``input_number.*``) are what the devices act on: a
   test can change a device "by hand" through them, as a person at the switch would.
 
-``python tests/ha_peer.py requirements`` (run with a peer's own Python) prints the pip requirements of
+``python testbed/ha_peer.py requirements`` (run with a peer's own Python) prints the pip requirements of
 the integrations the test home uses, for the installer.
 """
 
@@ -56,7 +56,7 @@ from pathlib import Path
 from typing import Any
 
 if __package__ in (None, ""):
-    # `python tests/ha_peer.py requirements` runs with a peer's own Python, from the repository root.
+    # `python testbed/ha_peer.py requirements` runs with a peer's own Python, from the repository root.
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from common.processes import stop_process  # noqa: E402
@@ -388,5 +388,5 @@ def requirements() -> list[str]:
 
 if __name__ == "__main__":
     if sys.argv[1:] != ["requirements"]:
-        sys.exit("usage: python tests/ha_peer.py requirements")
+        sys.exit("usage: python testbed/ha_peer.py requirements")
     print("\n".join(requirements()))

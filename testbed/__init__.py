@@ -1,0 +1,7 @@
+"""Real peers and recorded speech for the tests, the benchmarks and the demo.
+
+A real Mosquitto (``broker``), a real Home Assistant (``ha_peer``), an OpenAI-compatible LLM server
+(``llm_server``), MQTT devices that publish Home Assistant discovery (``mqtt_test_devices``), a simulated
+satellite speaking real Wyoming (``simsat``) and speech in several voices, clean and in noise
+(``audio_fixtures``, ``speech_corpus``). Nothing here ships with the hub or the satellite.
+"""
