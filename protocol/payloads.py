@@ -13,9 +13,11 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from protocol.topics import DEVICE_ID_PATTERN
+
 Text = Annotated[str, Field(max_length=2000)]
 ShortText = Annotated[str, Field(min_length=1, max_length=128)]
-DeviceId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
+DeviceId = Annotated[str, Field(pattern=DEVICE_ID_PATTERN)]
 Percent = Annotated[int, Field(ge=0, le=100)]
 Score = Annotated[float, Field(ge=0.0, le=1.0)]
 Dbfs = Annotated[float, Field(ge=-200.0, le=0.0)]

@@ -45,7 +45,9 @@ HA_STATUS_TOPIC = f"{HA_DISCOVERY_PREFIX}/status"
 ALL_SATELLITES = "all"
 """Command target that every satellite obeys."""
 
-_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+DEVICE_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+"""What a satellite or hub id may be (the one definition: topics, payloads and settings check with it)."""
+_ID_PATTERN = re.compile(DEVICE_ID_PATTERN)
 
 
 class TopicError(ValueError):

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from common.mqtt import MqttSettings
+from protocol.topics import DEVICE_ID_PATTERN
 
 
 class _Section(BaseModel):
@@ -101,7 +102,7 @@ class BargeInSettings(_Section):
 
 
 class SatelliteSettings(_Section):
-    id: str = Field(default="satellite", pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$", description="Device id (MQTT user)")
+    id: str = Field(default="satellite", pattern=DEVICE_ID_PATTERN, description="Device id (MQTT user)")
     name: str = Field(default="", description="Human name; default: the id")
     area: str = Field(default="", description="Room; default: the id")
     advertise_host: str = Field(default="", description="Host name the hub should use to reach us; default: ours")
@@ -111,7 +112,7 @@ class SatelliteSettings(_Section):
     vad: VadSettings = Field(default_factory=VadSettings)
     barge_in: BargeInSettings = Field(default_factory=BargeInSettings)
     mqtt: MqttSettings = Field(default_factory=MqttSettings)
-    sounds: bool = Field(default=True, description="Play wake, done, error and timer sounds")
+    sounds: bool = Field(default=True, description="Play wake, error and timer sounds")
     volume: int = Field(default=100, ge=0, le=100, description="Playback volume, percent")
     muted: bool = Field(default=False, description="Start with the microphone muted")
     metrics_interval_s: float = Field(default=30.0, gt=0, description="How often metrics go to MQTT")

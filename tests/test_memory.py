@@ -52,7 +52,6 @@ def test_facts_expire_after_their_time_to_live(tmp_path) -> None:
     assert memory.statements() == ("kids' bedtime is 8",)
     now[0] += 2
     assert memory.statements() == ()
-    assert memory.forget_expired() == 1
 
 
 def test_conversation_context_keeps_the_last_turns_per_satellite(tmp_path) -> None:

@@ -122,12 +122,6 @@ class Memory:
         """Every value a key has had, oldest first (replaced ones included)."""
         return [_fact(r) for r in self._store.query("SELECT * FROM facts WHERE key = ? ORDER BY id", (key,))]
 
-    def forget_expired(self) -> int:
-        with self._store.transaction() as db:
-            return db.execute("DELETE FROM facts WHERE expires <= ? AND id NOT IN "
-                              "(SELECT replaced_by FROM facts WHERE replaced_by IS NOT NULL)",
-                              (self._clock(),)).rowcount
-
     # -- conversation context ----------------------------------------------------------------
     def remember_turn(self, satellite: str, user_text: str, spoken: str) -> None:
         with self._store.transaction() as db:

@@ -11,7 +11,6 @@ from protocol.audio import MIC_FORMAT
 
 class Sound(StrEnum):
     WAKE = "wake"
-    DONE = "done"
     ERROR = "error"
     TIMER = "timer"
 
@@ -28,7 +27,6 @@ def _tone(freqs: list[tuple[float, float]], level: float = 0.25) -> bytes:
 
 SOUNDS: dict[Sound, bytes] = {
     Sound.WAKE: _tone([(660, 0.07), (880, 0.09)]),
-    Sound.DONE: _tone([(880, 0.07), (660, 0.09)]),
     Sound.ERROR: _tone([(220, 0.15), (0, 0.05), (220, 0.15)], 0.3),
     Sound.TIMER: _tone([(988, 0.12), (0, 0.08)] * 3),
 }
