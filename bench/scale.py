@@ -21,7 +21,7 @@ Writes the "scale" section of docs/BENCHMARKS.md and docs/bench-scale.png.
 compares speech recognition in the hub (``local``) with 1 and 2 real ``wyoming-faster-whisper``
 servers (``.venv-peers/faster-whisper``, whisper tiny.en from our package) behind the hub's
 ``[stt] servers`` pool, measures the CPU each side spends per turn, and writes the "scale-remote"
-section with a paper model of a 30-room house (bench/scale_paper.py).
+section with a paper model of a 30-room house (bench/scale_remote.py).
 """
 
 from __future__ import annotations
