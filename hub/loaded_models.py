@@ -6,9 +6,9 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from common import models
-from hub.llm.base import LanguageModel
-from hub.pipeline.stt import Recognizer, SpeechToText
-from hub.pipeline.tts import Synthesizer, TextToSpeech
+from hub.pipeline.ports import LanguageModel, Recognizer, Synthesizer
+from hub.pipeline.stt import SpeechToText
+from hub.pipeline.tts import TextToSpeech
 from hub.remote.pool import ServerPool
 from hub.settings import HubSettings
 from protocol.payloads import ModelStatus

@@ -22,7 +22,8 @@ from dataclasses import dataclass
 
 from hub.conversation.events import monotonic
 from hub.pipeline.endpointing import Endpointer, StreamingSilero
-from hub.pipeline.stt import SpeechToText, SttError, Transcription
+from hub.pipeline.ports import Recognizer, Transcription
+from hub.pipeline.stt import SttError
 from protocol.audio import MIC_FORMAT
 
 _LOGGER = logging.getLogger(__name__)
@@ -128,7 +129,7 @@ class EarlyTranscript:
     (:meth:`commit_due`), and a guess made stale by new speech is dropped with its verdict.
     """
 
-    def __init__(self, stt: SpeechToText, satellite: str, after_ms: int, vocabulary: tuple[str, ...] = (),
+    def __init__(self, stt: Recognizer, satellite: str, after_ms: int, vocabulary: tuple[str, ...] = (),
                  judge: Callable[[Transcription], Awaitable[str]] | None = None,
                  on_judged: Callable[[], None] = lambda: None) -> None:
         self._stt = stt

@@ -20,11 +20,14 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Literal
 
 import numpy as np
 
+from hub.pipeline.ports import Recognizer, Transcription
 from protocol.audio import MAX_TURN_AUDIO_SECONDS, MIC_FORMAT
+
+__all__ = ["Recognizer", "SpeechToText", "SttBusyError", "SttError", "SttInputError", "Transcription"]
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -47,38 +50,6 @@ LOG_PROB_FLOOR = -1.0
 speech; its text (a hallucination such as "Thank you.") is dropped, its numbers are kept."""
 
 PromptStyle = Literal["hotwords", "prompt", "off"]
-
-
-@dataclass(frozen=True)
-class Transcription:
-    text: str
-    audio_ms: float
-    compute_ms: float
-    avg_logprob: float = 0.0
-    """Mean log-probability per decoded token (0: certain; below about -1: a guess)."""
-    no_speech_prob: float = 0.0
-    """The decoder's probability that the audio holds no speech."""
-    compression_ratio: float = 0.0
-    """Text length / its zlib-compressed length; above about 2.4 the decoder was looping."""
-    dropped_text: str = ""
-    """Text whisper decoded but its no-speech rule threw away (kept for reports)."""
-    temperature: float = 0.0
-    """Highest sampling temperature a kept decoding needed (above 0 only with ``temperature_fallback``)."""
-
-
-class Recognizer(Protocol):
-    """What turns need from speech recognition: :class:`SpeechToText` here, or a pool of Wyoming
-    servers elsewhere (:class:`hub.remote.wyoming_stt.RemoteSpeechToText`)."""
-
-    vocabulary: tuple[str, ...]
-
-    @property
-    def name(self) -> str: ...
-
-    @property
-    def queue_depth(self) -> int: ...
-
-    async def transcribe(self, pcm: bytes, satellite: str, *, vocabulary: Sequence[str] = ()) -> Transcription: ...
 
 
 @dataclass

@@ -8,27 +8,15 @@ import logging
 import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Protocol
 
 from common.pcm import resample_pcm
+from hub.pipeline.ports import Synthesizer
 from protocol.audio import TTS_CHUNK_SAMPLES, TTS_FORMAT, PcmFormat
 
 __all__ = ["Synthesizer", "TextToSpeech", "resample_pcm"]
 
 _LOGGER = logging.getLogger(__name__)
 _END = object()
-
-
-class Synthesizer(Protocol):
-    """What turns need from speech synthesis: :class:`TextToSpeech` here, or a pool of Wyoming servers
-    elsewhere (:class:`hub.remote.wyoming_tts.RemoteTextToSpeech`). Every chunk is in ``audio_format``."""
-
-    audio_format: PcmFormat
-
-    @property
-    def name(self) -> str: ...
-
-    def synthesize(self, text: str, *, deterministic: bool = False) -> AsyncIterator[bytes]: ...
 
 
 class TextToSpeech:

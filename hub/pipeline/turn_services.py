@@ -10,12 +10,10 @@ from hub.answers import QuickAnswers
 from hub.conversation.events import EventBus
 from hub.home.intents import IntentMatcher
 from hub.home.skills import Skills
-from hub.llm.base import LanguageModel
 from hub.pipeline.endpointing import EndpointSettings
+from hub.pipeline.ports import LanguageModel, Recognizer, Synthesizer
 from hub.pipeline.speculation import SpeculationStats
-from hub.pipeline.stt import SpeechToText
 from hub.pipeline.transcript import DoubtSettings
-from hub.pipeline.tts import TextToSpeech
 
 DEFAULT_SYSTEM_PROMPT = (
     "You are Hearth, a friendly voice assistant in a family home. Your answers are spoken aloud: "
@@ -44,8 +42,8 @@ class TurnServices:
     """The models and helpers every turn shares (loaded once, for all satellites)."""
 
     bus: EventBus
-    stt: SpeechToText
-    tts: TextToSpeech
+    stt: Recognizer
+    tts: Synthesizer
     llm: LanguageModel
     skills: Skills
     settings: TurnSettings = field(default_factory=TurnSettings)
