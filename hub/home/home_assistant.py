@@ -18,6 +18,10 @@ and reports the link from ``available``, ``last_error``, ``ha_version`` and ``ad
 
 Older HA lacks some commands: without floors every ``floor`` is None; without
 ``homeassistant/expose_entity/list`` (before 2023.5) every entity counts as exposed.
+
+The parts: :mod:`hub.home.ha_websocket` (auth, numbered commands and results on one connection),
+:mod:`hub.home.ha_states` (reading the registries and following states); this module owns the link's
+lifecycle and the :class:`~hub.home.model.HomeBackend` port.
 """
 
 from __future__ import annotations
@@ -30,7 +34,8 @@ from typing import Any
 
 import aiohttp
 
-from hub.home.ha_registry import HaRegistries
+from hub.home.ha_states import HaHome, read_home
+from hub.home.ha_websocket import CommandChannel, HaRejected, authenticate, cancel_and_wait, read_token
 from hub.home.model import Action, Entity, EntityState, HomeError, HomeSource, StateListener
 from hub.home.settings import HomeAssistantSettings
 
@@ -46,14 +51,6 @@ _MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 """get_states of a large home is several MB; a bound all the same."""
 
 
-class _Rejected(HomeError):
-    """HA answered a command with an error; ``ha_code`` is HA's own code (not_found, unknown_command...)."""
-
-    def __init__(self, ha_code: str, message: str) -> None:
-        super().__init__("ha_rejected", f"Home Assistant refused it ({ha_code}): {message}")
-        self.ha_code = ha_code
-
-
 class HomeAssistantBackend:
     source = HomeSource.HOME_ASSISTANT
 
@@ -62,14 +59,9 @@ class HomeAssistantBackend:
         self.ha_version: str | None = None
         self.last_error: HomeError | None = None
         self._available = False
-        self._entities: dict[str, Entity] = {}
-        self._states: dict[str, EntityState] = {}
-        self._listeners: list[StateListener] = []
+        self._home = HaHome()
         self._link_listeners: list[LinkListener] = []
-        self._registries = HaRegistries()
-        self._pending: dict[int, asyncio.Future[Any]] = {}
-        self._next_id = 0
-        self._ws: aiohttp.ClientWebSocketResponse | None = None
+        self._channel: CommandChannel | None = None
         self._task: asyncio.Task[None] | None = None
         self._refresh_task: asyncio.Task[None] | None = None
         self._synced = asyncio.Event()
@@ -83,7 +75,7 @@ class HomeAssistantBackend:
 
     async def stop(self) -> None:
         if self._task is not None:
-            await _cancel_and_wait(self._task)
+            await cancel_and_wait(self._task)
             self._task = None
 
     async def __aenter__(self) -> HomeAssistantBackend:
@@ -106,14 +98,13 @@ class HomeAssistantBackend:
         return self._available
 
     def entities(self) -> Sequence[Entity]:
-        return tuple(self._entities.values())
+        return self._home.entities()
 
     def state(self, entity_id: str) -> EntityState | None:
-        return self._states.get(entity_id)
+        return self._home.state(entity_id)
 
     def subscribe(self, listener: StateListener) -> Callable[[], None]:
-        self._listeners.append(listener)
-        return lambda: self._listeners.remove(listener) if listener in self._listeners else None
+        return self._home.subscribe(listener)
 
     def add_link_listener(self, listener: LinkListener) -> Callable[[], None]:
         """``listener(available, last_error)`` on every link change (for MQTT status and /metrics)."""
@@ -125,7 +116,7 @@ class HomeAssistantBackend:
         call_service waits for that); a device slower than ``timeout_s`` gives ``ha_timeout``."""
         if not self._available:
             raise self._link_error()
-        entity = self._entities.get(action.entity_id)
+        entity = self._home.entity(action.entity_id)
         if entity is None:
             raise HomeError("unknown_entity", f"Home Assistant has no entity {action.entity_id}")
         if not entity.exposed:
@@ -159,7 +150,7 @@ class HomeAssistantBackend:
             await self._link_loop(delay)
         finally:
             if self._refresh_task is not None:
-                await _cancel_and_wait(self._refresh_task)
+                await cancel_and_wait(self._refresh_task)
                 self._refresh_task = None
             self._synced.clear()
             self._set_link(False, HomeError("ha_stopped", "the hub stopped its Home Assistant link"))
@@ -190,85 +181,40 @@ class HomeAssistantBackend:
                 delay = min(delay * 2, self.settings.reconnect_max_s)
 
     async def _serve(self, session: aiohttp.ClientSession) -> None:
-        token = await asyncio.to_thread(self._read_token)
+        token = await asyncio.to_thread(read_token, self.settings.token_file)
         timeout = self.settings.timeout_s
         ws = await asyncio.wait_for(session.ws_connect(
             self.settings.websocket_url, heartbeat=30, ssl=self.settings.verify_tls,
             max_msg_size=_MAX_MESSAGE_BYTES), timeout)
         async with ws:
-            hello = await ws.receive_json(timeout=timeout)
-            if hello.get("type") == "auth_required":
-                await ws.send_json({"type": "auth", "access_token": token})
-                hello = await ws.receive_json(timeout=timeout)
-            if hello.get("type") != "auth_ok":
-                raise HomeError("ha_auth_invalid", f"Home Assistant refused the access token in "
-                                                   f"{self.settings.token_file}: {hello.get('message', hello)}")
-            self.ha_version = hello.get("ha_version")
-            self._ws = ws
-            reader = asyncio.create_task(self._read(ws), name="home-assistant-reader")
+            self.ha_version = await authenticate(ws, token, self.settings.token_file, timeout)
+            channel = self._channel = CommandChannel(ws, timeout)
+            reader = asyncio.create_task(channel.read(self._on_event), name="home-assistant-reader")
             try:
                 await self._command({"type": "subscribe_events", "event_type": "state_changed"}, connected=True)
                 for event_type in _REGISTRY_EVENTS:
                     try:
                         await self._command({"type": "subscribe_events", "event_type": event_type}, connected=True)
-                    except _Rejected as err:
+                    except HaRejected as err:
                         # A non-admin token may not follow the registries: the home is then read once per link.
                         _LOGGER.warning("cannot follow %s: %s", event_type, err)
                 await self._sync()
-                _LOGGER.info("Home Assistant %s connected: %d entities", self.ha_version, len(self._entities))
+                _LOGGER.info("Home Assistant %s connected: %d entities", self.ha_version, len(self._home))
                 self._synced.set()
                 self._set_link(True, None)
                 await reader
             finally:
-                self._ws = None
-                await _cancel_and_wait(reader)
+                self._channel = None
+                await cancel_and_wait(reader)
 
-    def _read_token(self) -> str:
-        path = self.settings.token_file
-        try:
-            token = path.read_text().strip() if path else ""
-        except OSError as err:
-            raise HomeError("ha_token_missing", f"cannot read the Home Assistant token file {path}: {err}") from err
-        if not token:
-            raise HomeError("ha_token_missing", f"the Home Assistant token file {path} is empty")
-        return token
-
-    async def _read(self, ws: aiohttp.ClientWebSocketResponse) -> None:
-        try:
-            async for message in ws:
-                if message.type != aiohttp.WSMsgType.TEXT:
-                    continue
-                try:
-                    payload = message.json()
-                    for item in payload if isinstance(payload, list) else [payload]:
-                        self._dispatch(item)
-                except (ValueError, KeyError, TypeError, AttributeError) as err:
-                    # One odd message must not cost the link (and every pending command with it).
-                    _LOGGER.warning("unreadable message from Home Assistant skipped (%s): %.200s", err, message.data)
-        finally:
-            for future in self._pending.values():
-                if not future.done():
-                    future.set_exception(HomeError("ha_disconnected", "the Home Assistant link dropped"))
-
-    def _dispatch(self, message: Mapping[str, Any]) -> None:
-        if message.get("type") == "result":
-            future = self._pending.get(message.get("id", -1))
-            if future is None or future.done():
-                return
-            if message.get("success"):
-                future.set_result(message.get("result"))
-            else:
-                error = message.get("error") or {}
-                future.set_exception(_Rejected(str(error.get("code")), str(error.get("message"))))
-        elif message.get("type") == "event":
-            event = message.get("event", {})
-            if event.get("event_type") == "state_changed":
-                new_state = event.get("data", {}).get("new_state")
-                if new_state is not None:
-                    self._apply_state(new_state)
-            elif (event.get("event_type") in _REGISTRY_EVENTS and self._synced.is_set()
-                  and (self._refresh_task is None or self._refresh_task.done())):
-                self._refresh_task = asyncio.create_task(self._refresh(), name="home-assistant-refresh")
+    def _on_event(self, event: Mapping[str, Any]) -> None:
+        if event.get("event_type") == "state_changed":
+            new_state = event.get("data", {}).get("new_state")
+            if new_state is not None:
+                self._home.apply_state(new_state)
+        elif (event.get("event_type") in _REGISTRY_EVENTS and self._synced.is_set()
+              and (self._refresh_task is None or self._refresh_task.done())):
+            self._refresh_task = asyncio.create_task(self._refresh(), name="home-assistant-refresh")
 
     def _link_error(self) -> HomeError:
         """Why nothing can be sent now: the link's last failure, so callers can say what is wrong."""
@@ -279,23 +225,10 @@ class HomeAssistantBackend:
 
     async def _command(self, message: dict[str, Any], *, connected: bool = False) -> Any:
         """Send one command and wait for its result; ``connected`` allows it before the first sync."""
-        ws = self._ws
-        if ws is None or ws.closed or not (connected or self._available):
+        channel = self._channel
+        if channel is None or channel.closed or not (connected or self._available):
             raise self._link_error()
-        self._next_id += 1
-        number = self._next_id
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._pending[number] = future
-        try:
-            await ws.send_json({"id": number, **message})
-            return await asyncio.wait_for(future, self.settings.timeout_s)
-        except TimeoutError:
-            raise HomeError("ha_timeout", f"Home Assistant did not answer {message['type']} within "
-                                          f"{self.settings.timeout_s:g} s") from None
-        except (aiohttp.ClientError, ConnectionError) as err:
-            raise HomeError("ha_disconnected", f"the Home Assistant link dropped: {err}") from err
-        finally:
-            self._pending.pop(number, None)
+        return await channel.command(message)
 
     def _set_link(self, available: bool, error: HomeError | None) -> None:
         changed = available != self._available or (error is not None and str(error) != str(self.last_error))
@@ -319,59 +252,5 @@ class HomeAssistantBackend:
             _LOGGER.warning("re-reading Home Assistant's registries failed (%s): %s", err.code, err)
 
     async def _sync(self) -> None:
-        async def optional(kind: str) -> Any:
-            try:
-                return await self._command({"type": kind}, connected=True)
-            except _Rejected as err:
-                if err.ha_code != "unknown_command":
-                    raise
-                return None
-
-        areas = await self._command({"type": "config/area_registry/list"}, connected=True)
-        floors = await optional("config/floor_registry/list") or []
-        devices = await self._command({"type": "config/device_registry/list"}, connected=True)
-        registry = await self._command({"type": "config/entity_registry/list"}, connected=True)
-        exposure = await optional("homeassistant/expose_entity/list")
-        states = await self._command({"type": "get_states"}, connected=True)
-        ids = [e["entity_id"] for e in registry if not e.get("disabled_by")]
-        extended = await self._command({"type": "config/entity_registry/get_entries", "entity_ids": ids},
-                                       connected=True) if ids else {}
-        self._registries = HaRegistries.parse(areas=areas, floors=floors, devices=devices, entries=registry,
-                                              extended=extended, exposure=exposure)
-        fresh = {s["entity_id"] for s in states}
-        for gone in set(self._states) - fresh:
-            self._states.pop(gone, None)
-            self._entities.pop(gone, None)
-        for state in states:
-            self._apply_state(state)
-
-    def _apply_state(self, raw: Mapping[str, Any]) -> None:
-        entity_id = raw["entity_id"]
-        state = EntityState(entity_id, str(raw.get("state")), dict(raw.get("attributes") or {}))
-        previous = self._states.get(entity_id)
-        self._states[entity_id] = state
-        entity = self._registries.entity(state)
-        if entity is None:
-            self._entities.pop(entity_id, None)
-        else:
-            self._entities[entity_id] = entity
-        if previous == state:
-            return
-        for listener in list(self._listeners):
-            try:
-                listener(state)
-            except Exception:
-                _LOGGER.exception("state listener failed for %s", entity_id)
-
-
-async def _cancel_and_wait(task: asyncio.Task[Any]) -> None:
-    """Cancel ``task`` and wait for it; a cancellation of the caller itself still propagates."""
-    task.cancel()
-    try:
-        await task
-    except asyncio.CancelledError:
-        current = asyncio.current_task()
-        if current is not None and current.cancelling():
-            raise
-    except Exception:
-        _LOGGER.exception("%s failed", task.get_name())
+        registries, states = await read_home(lambda message: self._command(message, connected=True))
+        self._home.replace(registries, states)
