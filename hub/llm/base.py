@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
+from common.errors import CodedError
 from hub.answers.offline import OFFLINE_RULE
 
 STYLE_TOKENS = {"brief": 40, "normal": 80, "detailed": 160}
@@ -28,7 +29,7 @@ VOICE_RULES = ("Your answers are spoken aloud: plain sentences, no lists, no mar
                "and numbers, times and units written as they are said.")
 
 
-class LlmError(RuntimeError):
+class LlmError(CodedError):
     """The model failed; ``code`` is stable (it ends up on MQTT), ``spoken`` is what the person hears."""
 
     code = "llm_failed"

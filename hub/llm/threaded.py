@@ -1,7 +1,8 @@
-"""Run a blocking token generator in a thread and stream its pieces to asyncio.
+"""Stream a local model's tokens from its worker thread, one generation per model at a time.
 
 Closing or cancelling the consumer sets a stop flag the generator checks between tokens, so
-generation ends promptly and the model is free for the next request.
+generation ends promptly, and the model's lock is held until the thread has really stopped: the
+next request never runs on a model that is still busy (see :mod:`common.thread_stream`).
 """
 
 from __future__ import annotations
@@ -11,44 +12,18 @@ import contextlib
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 
+from common.thread_stream import stream_from_thread as _from_thread
 from hub.llm.base import LlmError
-
-_END = object()
 
 
 async def stream_from_thread(generate: Callable[[threading.Event], Iterator[str]], lock: asyncio.Lock) -> AsyncIterator[str]:
+    # No queue bound (0): the request's token budget bounds it, and the model never waits on a slow reader.
     async with lock:  # one generation per model at a time; waiters are served in order
-        loop = asyncio.get_running_loop()
-        queue: asyncio.Queue[object] = asyncio.Queue()
-        stop = threading.Event()
+        stream = _from_thread(generate, wrap=_llm_error, max_items=0, wait_for_worker=True)
+        async with contextlib.aclosing(stream) as tokens:
+            async for piece in tokens:
+                yield piece
 
-        def put(item: object) -> None:
-            loop.call_soon_threadsafe(queue.put_nowait, item)
 
-        def run() -> None:
-            try:
-                for piece in generate(stop):
-                    if stop.is_set():
-                        break
-                    put(piece)
-            except Exception as err:  # handed to the consumer
-                put(err)
-            finally:
-                put(_END)
-
-        worker = loop.run_in_executor(None, run)
-        try:
-            while True:
-                item = await queue.get()
-                if item is _END:
-                    return
-                if isinstance(item, LlmError):
-                    raise item
-                if isinstance(item, Exception):
-                    raise LlmError(f"language model failed: {item}") from item
-                assert isinstance(item, str)
-                yield item
-        finally:
-            stop.set()
-            with contextlib.suppress(Exception):
-                await asyncio.shield(worker)
+def _llm_error(err: Exception) -> LlmError:
+    return err if isinstance(err, LlmError) else LlmError(f"language model failed: {err}")

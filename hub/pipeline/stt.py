@@ -24,6 +24,7 @@ from typing import Literal
 
 import numpy as np
 
+from common.errors import CodedError
 from hub.pipeline.ports import Recognizer, Transcription
 from protocol.audio import MAX_TURN_AUDIO_SECONDS, MIC_FORMAT
 
@@ -32,7 +33,9 @@ __all__ = ["Recognizer", "SpeechToText", "SttBusyError", "SttError", "SttInputEr
 _LOGGER = logging.getLogger(__name__)
 
 
-class SttError(RuntimeError):
+class SttError(CodedError):
+    """Speech recognition failed; ``code`` says how (reported on the turn and in Wyoming ``error`` events)."""
+
     code = "stt_failed"
 
 

@@ -21,7 +21,7 @@ from wyoming.error import Error
 from wyoming.tts import Synthesize
 
 from common.pcm import resample_pcm
-from hub.pipeline.tts import Synthesizer
+from hub.pipeline.tts import Synthesizer, TtsError
 from hub.remote.pool import ServerPool, parse_tcp
 from hub.remote.wyoming_stt import describe
 from protocol.audio import TTS_FORMAT, PcmFormat
@@ -29,7 +29,7 @@ from protocol.audio import TTS_FORMAT, PcmFormat
 _LOGGER = logging.getLogger(__name__)
 
 
-class TtsUnreachable(RuntimeError):
+class TtsUnreachable(TtsError):
     code = "tts_unreachable"
 
 
@@ -69,7 +69,7 @@ class RemoteTextToSpeech:
             except (OSError, EOFError, TimeoutError, asyncio.IncompleteReadError) as err:
                 self.pool.failed(server, err if str(err) else type(err).__name__)
                 if sent:
-                    raise RuntimeError(f"speech synthesis failed: {server.uri} stopped mid-sentence ({err})") from err
+                    raise TtsError(f"speech synthesis failed: {server.uri} stopped mid-sentence ({err})") from err
         if self.local is None:
             raise TtsUnreachable(f"speech synthesis failed: no server reachable: {self.pool.describe()}")
         self.fell_back += 1

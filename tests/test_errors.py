@@ -1,0 +1,135 @@
+"""Errors carry their stage's stable code: a TTS failure is reported as ``tts_failed``, not ``RuntimeError``.
+
+The failing speech server is a real Wyoming server on a real socket that starts a sentence and hangs up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+from wyoming.audio import AudioChunk, AudioStart
+from wyoming.error import Error
+from wyoming.event import async_read_event, async_write_event
+from wyoming.info import Attribution, Describe, Info, TtsProgram, TtsVoice
+from wyoming.tts import Synthesize
+
+from common.errors import CodedError, error_code
+from common.thread_stream import stream_from_thread
+from hub.llm.base import LlmError
+from hub.loaded_models import Models
+from hub.pipeline.stt import SttBusyError, SttError
+from hub.pipeline.tts import TtsError
+from hub.remote.wyoming_tts import RemoteTextToSpeech, TtsUnreachable, tts_pool
+from testbed.simsat import SimSatellite
+from tests.test_hub_turns import running_hub
+
+pytestmark = pytest.mark.timeout(180)
+
+_ATTRIBUTION = Attribution(name="test", url="")
+
+
+@contextlib.asynccontextmanager
+async def speech_server_that_hangs_up() -> AsyncIterator[str]:
+    """A Wyoming TTS server that sends the start of a sentence (one chunk) and then drops the connection."""
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while (event := await async_read_event(reader)) is not None:
+                if Describe.is_type(event.type):
+                    voice = TtsVoice(name="flaky", attribution=_ATTRIBUTION, installed=True, description="flaky",
+                                     version=None, languages=["en_US"])
+                    await async_write_event(Info(tts=[TtsProgram(
+                        name="flaky", attribution=_ATTRIBUTION, installed=True, description="flaky", version=None,
+                        voices=[voice])]).event(), writer)
+                elif Synthesize.is_type(event.type):
+                    await async_write_event(AudioStart(rate=22050, width=2, channels=1).event(), writer)
+                    await async_write_event(AudioChunk(rate=22050, width=2, channels=1,
+                                                       audio=bytes(4410)).event(), writer)
+                    return
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    try:
+        yield f"tcp://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+async def test_a_speech_failure_mid_answer_reaches_the_satellite_as_tts_failed(broker, hub_models, speech, tmp_path):
+    async with speech_server_that_hangs_up() as uri:
+        tts = RemoteTextToSpeech(tts_pool([uri]), request_timeout_s=5.0)
+        models = Models(hub_models.stt, hub_models.llm, tts, hub_models.status)
+        kitchen = SimSatellite("kitchen")
+        await kitchen.start()
+        try:
+            async with running_hub(broker, models, [kitchen], tmp_path):
+                await kitchen.say(speech("What time is it?"))
+                deadline = time.monotonic() + 60
+                while not (errors := [Error.from_event(e) for e in kitchen.received if Error.is_type(e.type)]):
+                    assert time.monotonic() < deadline, "the satellite was never told the turn failed"
+                    await asyncio.sleep(0.05)
+        finally:
+            await kitchen.close()
+    assert errors[0].code == "tts_failed"
+    assert "stopped mid-sentence" in errors[0].text
+
+
+async def test_no_speech_server_at_all_is_tts_unreachable() -> None:
+    async with speech_server_that_hangs_up() as uri:
+        pass  # the port is closed again: nothing listens there
+    tts = RemoteTextToSpeech(tts_pool([uri]), request_timeout_s=2.0)
+    with pytest.raises(TtsUnreachable) as caught:
+        async for _chunk in tts.synthesize("Hello."):
+            pass
+    assert error_code(caught.value) == "tts_unreachable"
+    assert isinstance(caught.value, TtsError)
+
+
+def test_every_stage_error_has_its_own_code() -> None:
+    assert [error_code(e) for e in (TtsError("x"), SttError("x"), SttBusyError("x"), LlmError("x"))] == \
+        ["tts_failed", "stt_failed", "stt_busy", "llm_failed"]
+    assert error_code(LlmError("HTTP 500", code="llm_http_error")) == "llm_http_error"
+    assert all(isinstance(e, CodedError) for e in (TtsError(), SttError(), LlmError()))
+    assert error_code(ValueError("x")) == "ValueError"  # no code: the class name, which says little
+
+
+async def test_a_failing_worker_thread_raises_the_stage_error_from_the_original() -> None:
+    def broken(stop: threading.Event) -> Iterator[bytes]:
+        yield b"first"
+        raise OSError("the voice file vanished")
+
+    got: list[bytes] = []
+    with pytest.raises(TtsError) as caught:
+        async for chunk in stream_from_thread(broken, wrap=lambda e: TtsError(f"speech synthesis failed: {e}")):
+            got.append(chunk)
+    assert got == [b"first"]
+    assert caught.value.code == "tts_failed"
+    assert isinstance(caught.value.__cause__, OSError)
+
+
+async def test_leaving_early_stops_the_worker_thread_promptly() -> None:
+    produced: list[int] = []
+    finished = threading.Event()
+
+    def endless(stop: threading.Event) -> Iterator[int]:
+        try:
+            for n in range(10_000):
+                produced.append(n)
+                yield n
+        finally:
+            finished.set()
+
+    async with contextlib.aclosing(stream_from_thread(endless, wrap=TtsError, max_items=4)) as items:
+        async for n in items:
+            if n == 2:
+                break
+    # The worker noticed within a poll or two, and the bounded queue held it back meanwhile.
+    assert await asyncio.to_thread(finished.wait, 2.0)
+    assert len(produced) < 20
