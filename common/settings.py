@@ -2,8 +2,10 @@
 
 Every field becomes a flag (``mqtt.host`` -> ``--mqtt-host``) whose help is the field's
 description, so ``--help`` documents every option with its unit. ``--config FILE`` reads a
-TOML file with the same names (``[mqtt] host = ...``); flags override the file. A bad value
-ends the program with one line naming the field, and exit code 2.
+TOML file with the same names (``[mqtt] host = ...``); flags override the file. ``--profile NAME``
+(or ``profile = "NAME"`` at the top of the file) starts from a named settings set for a kind of
+machine (``pi5-hub``): the profile lies under the file and the flags, so anything set there wins.
+A bad value or an unknown profile ends the program with one line naming it, and exit code 2.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import sys
 import tomllib
 import types
 import typing
+from collections.abc import Mapping
 from enum import Enum
 from pathlib import Path
 from typing import Any, TypeVar
@@ -74,6 +77,10 @@ def _add_fields(parser: argparse.ArgumentParser, model: type[BaseModel], prefix:
         kwargs: dict[str, Any] = {"dest": dest, "default": _UNSET, "help": help_text}
         if isinstance(annotation, type) and issubclass(annotation, Enum):
             kwargs["choices"] = [m.value for m in annotation]
+        literals = typing.get_args(annotation) if typing.get_origin(annotation) is typing.Literal else ()
+        if literals and all(type(v) is int for v in literals):
+            # pydantic does not read "4" as the literal 4: --wake-phases 4 was refused before this
+            kwargs["type"], kwargs["choices"] = int, list(literals)
         if typing.get_origin(annotation) in (list, tuple):
             kwargs["action"] = _AppendToUnset
             kwargs["metavar"] = name.upper().rstrip("S")
@@ -82,9 +89,14 @@ def _add_fields(parser: argparse.ArgumentParser, model: type[BaseModel], prefix:
         parser.add_argument(_flag(path), **kwargs)
 
 
-def build_parser(model: type[BaseModel], prog: str, description: str) -> argparse.ArgumentParser:
+def build_parser(model: type[BaseModel], prog: str, description: str,
+                 profiles: Mapping[str, Mapping[str, Any]] | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=prog, description=description)
     parser.add_argument("--config", type=Path, help="TOML file with these settings; flags override it")
+    if profiles:
+        parser.add_argument("--profile", metavar="NAME",
+                            help="Start from a named settings set (the config file and flags override it): "
+                                 + ", ".join(profiles))
     _add_fields(parser, model, ())
     return parser
 
@@ -119,9 +131,11 @@ def _describe(err: ValidationError) -> str:
     return f"invalid setting {field} ({flag}): {item['msg']}{suffix}"
 
 
-def parse_settings(model: type[S], argv: list[str] | None, prog: str, description: str) -> S:
-    """Parse flags and ``--config`` into ``model``; on any error print one line and exit 2."""
-    parser = build_parser(model, prog, description)
+def parse_settings(model: type[S], argv: list[str] | None, prog: str, description: str,
+                   profiles: Mapping[str, Mapping[str, Any]] | None = None) -> S:
+    """Parse flags and ``--config`` (over a profile from ``profiles``) into ``model``; on any error print one
+    line and exit 2."""
+    parser = build_parser(model, prog, description, profiles)
     args = parser.parse_args(argv)
     values: dict[str, Any] = {}
     if args.config is not None:
@@ -129,13 +143,25 @@ def parse_settings(model: type[S], argv: list[str] | None, prog: str, descriptio
             values = tomllib.loads(args.config.read_text())
         except (OSError, tomllib.TOMLDecodeError) as err:
             parser.exit(2, f"{prog}: error: cannot read --config {args.config}: {err}\n")
-    flags = {k: v for k, v in vars(args).items() if k != "config" and v is not _UNSET}
+    if profiles:
+        named = values.pop("profile", None)  # the file may name one; the flag wins over it
+        profile = args.profile or named
+        if profile is not None and profile not in profiles:
+            parser.exit(2, f"{prog}: error: unknown profile {profile!r} (known: {', '.join(profiles)})\n")
+        if profile is not None:
+            values = _merge(_plain(profiles[profile]), values)
+    flags = {k: v for k, v in vars(args).items() if k not in ("config", "profile") and v is not _UNSET}
     values = _merge(values, _nest(flags))
     try:
         return model.model_validate(values)
     except ValidationError as err:
         parser.exit(2, f"{prog}: error: {_describe(err)}\n")
     raise AssertionError("unreachable")
+
+
+def _plain(tree: Mapping[str, Any]) -> dict[str, Any]:
+    """A profile as nested dicts, so merging the file and the flags into it never changes the profile."""
+    return {key: _plain(value) if isinstance(value, Mapping) else value for key, value in tree.items()}
 
 
 def settings_from_mapping(model: type[S], values: dict[str, Any]) -> S:

@@ -11,7 +11,7 @@ from common.models import ModelLoadError, ModelMissingError
 from common.process import setup_logging, stop_on_signals
 from common.settings import exit_with, parse_settings
 from hub.app import StartupError
-from hub.settings import HubSettings
+from hub.settings import PROFILES, HubSettings
 from hub.storage.store import StoreError
 
 DESCRIPTION = "Hearth hub: speech recognition, language model and speech for every room."
@@ -23,7 +23,7 @@ def main(argv: list[str] | None = None) -> int:
         from hub.storage.replay import main as replay
 
         return replay(args[1:])
-    settings = parse_settings(HubSettings, argv, "hub", DESCRIPTION)
+    settings = parse_settings(HubSettings, argv, "hub", DESCRIPTION, PROFILES)
     setup_logging(settings.log_level)
     try:
         return asyncio.run(_run(settings))

@@ -201,3 +201,20 @@ class HubSettings(_Section):
         if isinstance(value, list):
             return [SatelliteEntry.parse(item) for item in value]
         return value
+
+
+PROFILES: dict[str, dict[str, Any]] = {
+    "pi5-hub": {
+        # A Pi 5 has 4 Cortex-A76 cores and nothing else to do: whisper (which runs alone, after the end of
+        # speech) takes all four; the language model three, so piper speaking the previous sentence keeps one.
+        # whisper tiny.en: base makes fewer errors but is roughly twice the work per utterance.
+        "models": {"stt": "tiny.en", "stt_threads": 4, "llm_threads": 3,
+                   # A Pi 5 core does about half the work of the x86 core measured in docs/BENCHMARKS.md (an
+                   # assumption there too): a shorter backlog refuses ("stt_busy") instead of answering late.
+                   "stt_queue": 8},
+        # A guess that the speech resumes after wastes a whisper call, twice as dear here: guess a little later.
+        "conversation": {"speculative_stt_ms": 250},
+    },
+}
+"""Named settings sets (``--profile NAME``), applied under the config file and the flags (README, "Profiles")."""
+

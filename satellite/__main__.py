@@ -10,13 +10,13 @@ from common.process import setup_logging, stop_on_signals
 from common.settings import exit_with, parse_settings
 from satellite.audio.backends import AudioError
 from satellite.server import PortBusyError
-from satellite.settings import SatelliteSettings
+from satellite.settings import PROFILES, SatelliteSettings
 
 DESCRIPTION = "Hearth satellite: wake word, VAD, echo cancellation and audio for one room; a Wyoming server."
 
 
 def main(argv: list[str] | None = None) -> int:
-    settings = parse_settings(SatelliteSettings, argv, "satellite", DESCRIPTION)
+    settings = parse_settings(SatelliteSettings, argv, "satellite", DESCRIPTION, PROFILES)
     setup_logging(settings.log_level)
     try:
         return asyncio.run(_run(settings))

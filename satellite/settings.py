@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -117,3 +117,15 @@ class SatelliteSettings(_Section):
     muted: bool = Field(default=False, description="Start with the microphone muted")
     metrics_interval_s: float = Field(default=30.0, gt=0, description="How often metrics go to MQTT")
     log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR")
+
+
+PROFILES: dict[str, dict[str, Any]] = {
+    "pi5-satellite": {
+        # The satellite has a Pi 5's 4 cores to itself and uses a few percent of one (bench.satellite_cpu):
+        # score the wake word every 10 ms (8 phases), which costs one embedding run per phase only while
+        # the VAD hears speech; the 80 ms block stays (the wake model's input).
+        "wake": {"phases": 8},
+    },
+}
+"""Named settings sets (``--profile NAME``), applied under the config file and the flags (README, "Profiles")."""
+
