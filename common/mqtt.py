@@ -20,6 +20,8 @@
 - Incoming payloads are decoded by ``protocol.codec``; a bad payload is counted and logged
   (at most 5 lines per subscription per minute, then a count: :mod:`common.log_limit`), and
   the handler never sees it.
+- Disabled (``enabled = false``): the link is inert. Publishes are dropped at once (no outbox, no
+  "outbox full" after hours of metrics) and :meth:`run` never connects.
 """
 
 from __future__ import annotations
@@ -195,6 +197,8 @@ class MqttLink:
 
     def publish_bytes(self, topic: str, payload: bytes, *, retain: bool = False, qos: int = 1,
                       essential: bool = False) -> None:
+        if not self.settings.enabled:
+            return  # MQTT is off: nothing would ever send it, so nothing is kept (no outbox filling up for hours)
         if retain:
             if payload:
                 self._retained[topic] = payload
@@ -243,6 +247,9 @@ class MqttLink:
 
     # -- the task --------------------------------------------------------------
     async def run(self) -> None:
+        if not self.settings.enabled:
+            _LOGGER.info("MQTT is disabled: %s does not connect", self.client_id)
+            await asyncio.Event().wait()  # run() never returns; there is nothing to do
         delay = 0.2
         while True:
             try:

@@ -141,3 +141,126 @@ STANDARD_EVENTS: tuple[type[Eventable], ...] = (
 """Every stock Wyoming message class the hub or the satellite sends or handles."""
 
 EXTENSION_EVENTS: tuple[type[Eventable], ...] = (InterruptEvent, TurnStarted)
+
+
+# -- Satellite control over the satellite's own Wyoming link (hub/adapters/satellite_control.py) ---------
+# The hub tells our satellite its volume, mute and learned tuning on the link the turns already use, so a
+# house without MQTT still has them. Our satellite says its volume and mute (``satellite-state``) after
+# ``run-satellite`` and on every change: that is also how the hub knows it understands these events (a stock
+# satellite never sends it, and ignores the three commands).
+
+_SET_VOLUME_TYPE = "set-volume"
+_SET_MUTE_TYPE = "set-mute"
+_TUNE_TYPE = "tune"
+_SATELLITE_STATE_TYPE = "satellite-state"
+
+
+def _percent(data: dict[str, Any], key: str) -> int:
+    value = data.get(key)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 100:
+        raise ValueError(f"{key} must be a whole percent 0-100, got {value!r}")
+    return value
+
+
+def _flag(data: dict[str, Any], key: str) -> bool:
+    value = data.get(key)
+    if not isinstance(value, bool):
+        raise ValueError(f"{key} must be true or false, got {value!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class SetVolume(Eventable):
+    """hub -> satellite: play at ``volume`` percent from now on."""
+
+    volume: int
+
+    @staticmethod
+    def is_type(event_type: str) -> bool:
+        return event_type == _SET_VOLUME_TYPE
+
+    def event(self) -> Event:
+        return Event(type=_SET_VOLUME_TYPE, data={"volume": self.volume})
+
+    @staticmethod
+    def from_event(event: Event) -> SetVolume:
+        return SetVolume(volume=_percent(event.data or {}, "volume"))
+
+
+@dataclass(frozen=True)
+class SetMute(Eventable):
+    """hub -> satellite: mute (no wake word, no streaming) or unmute the microphone."""
+
+    muted: bool
+
+    @staticmethod
+    def is_type(event_type: str) -> bool:
+        return event_type == _SET_MUTE_TYPE
+
+    def event(self) -> Event:
+        return Event(type=_SET_MUTE_TYPE, data={"muted": self.muted})
+
+    @staticmethod
+    def from_event(event: Event) -> SetMute:
+        return SetMute(muted=_flag(event.data or {}, "muted"))
+
+
+@dataclass(frozen=True)
+class Tune(Eventable):
+    """hub -> satellite: what the room's learning decided (absent fields keep the satellite's value).
+
+    ``wake_threshold`` 0.05-0.99; ``end_of_speech_silence_ms`` 100-3000 ms (the same bounds as the
+    MQTT ``tune`` command).
+    """
+
+    wake_threshold: float | None = None
+    end_of_speech_silence_ms: int | None = None
+
+    @staticmethod
+    def is_type(event_type: str) -> bool:
+        return event_type == _TUNE_TYPE
+
+    def event(self) -> Event:
+        data: dict[str, Any] = {}
+        if self.wake_threshold is not None:
+            data["wake_threshold"] = self.wake_threshold
+        if self.end_of_speech_silence_ms is not None:
+            data["end_of_speech_silence_ms"] = self.end_of_speech_silence_ms
+        return Event(type=_TUNE_TYPE, data=data)
+
+    @staticmethod
+    def from_event(event: Event) -> Tune:
+        data = event.data or {}
+        threshold, silence = data.get("wake_threshold"), data.get("end_of_speech_silence_ms")
+        if threshold is not None and (isinstance(threshold, bool) or not isinstance(threshold, int | float)
+                                      or not 0.05 <= threshold <= 0.99):
+            raise ValueError(f"wake_threshold must be 0.05-0.99, got {threshold!r}")
+        if silence is not None and (isinstance(silence, bool) or not isinstance(silence, int)
+                                    or not 100 <= silence <= 3000):
+            raise ValueError(f"end_of_speech_silence_ms must be 100-3000, got {silence!r}")
+        return Tune(wake_threshold=float(threshold) if threshold is not None else None,
+                    end_of_speech_silence_ms=silence)
+
+
+@dataclass(frozen=True)
+class SatelliteStateEvent(Eventable):
+    """satellite -> hub: its playback volume (percent) and whether its microphone is muted."""
+
+    volume: int
+    muted: bool
+
+    @staticmethod
+    def is_type(event_type: str) -> bool:
+        return event_type == _SATELLITE_STATE_TYPE
+
+    def event(self) -> Event:
+        return Event(type=_SATELLITE_STATE_TYPE, data={"volume": self.volume, "muted": self.muted})
+
+    @staticmethod
+    def from_event(event: Event) -> SatelliteStateEvent:
+        data = event.data or {}
+        return SatelliteStateEvent(volume=_percent(data, "volume"), muted=_flag(data, "muted"))
+
+
+CONTROL_EVENTS: tuple[type[Eventable], ...] = (SetVolume, SetMute, Tune, SatelliteStateEvent)
+"""Our control extension: the three hub -> satellite commands and the satellite's state."""

@@ -147,8 +147,7 @@ class SatelliteBridge:
             core.set_muted(command.muted)
             self._result(command, ResultStatus.DONE)
         elif isinstance(command, VolumeCommand):
-            core.player.volume = command.volume
-            self.publish_state()
+            core.set_volume(command.volume)  # re-published here, and told to the hub over Wyoming
             self._result(command, ResultStatus.DONE)
         elif isinstance(command, StartConversationCommand):
             if core.phase is not SatellitePhase.IDLE or core.muted:
@@ -158,12 +157,7 @@ class SatelliteBridge:
             await core.start_streaming(None)
             self._result(command, ResultStatus.DONE)
         elif isinstance(command, TuneCommand):
-            if command.wake_threshold is not None:
-                core.wake.threshold = command.wake_threshold
-            if command.end_of_speech_silence_ms is not None:
-                core.silence_ms = command.end_of_speech_silence_ms
-            _LOGGER.info("tuned: wake threshold %.2f, end-of-speech silence %d ms", core.wake.threshold,
-                         core.silence_ms)
+            core.tune(command.wake_threshold, command.end_of_speech_silence_ms)
             self._result(command, ResultStatus.DONE)
         elif isinstance(command, WakeWordCommand):
             await self._switch_wake_word(command)

@@ -13,16 +13,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import Protocol
 
 from common.mqtt import MqttLink
 from hub import __version__
+from hub.adapters.satellites import SatelliteRegistry
+from hub.conversation.session import SatelliteSession
 from protocol import discovery
 from protocol.payloads import SatelliteLink
 from protocol.topics import HA_DISCOVERY_PREFIX, ConversationTopic
-
-if TYPE_CHECKING:
-    from hub.app import Hub
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -30,12 +30,28 @@ REPUBLISH_AFTER_CLEAR_S = 1.0
 """Home Assistant removes a cleared entity asynchronously; the same unique id must wait for that."""
 
 
+class House(Protocol):
+    """What discovery describes: the satellites the hub knows and how each is linked."""
+
+    @property
+    def registry(self) -> SatelliteRegistry: ...
+
+    @property
+    def sessions(self) -> Mapping[str, SatelliteSession]: ...
+
+    @property
+    def link_problems(self) -> Mapping[str, str]: ...
+
+    def known_satellites(self) -> set[str]: ...
+
+
 class HaDiscovery:
-    def __init__(self, link: MqttLink, hub: Hub) -> None:
+    def __init__(self, link: MqttLink, house: House, *, hub_id: str, ha_version: str) -> None:
         self.link = link
-        self.hub = hub
+        self.house = house
+        self.hub_id = hub_id
         self.topics = link.topics
-        self.features = discovery.HaFeatures.for_version(hub.settings.home_assistant.version)
+        self.features = discovery.HaFeatures.for_version(ha_version)
         self._cleared: set[str] = set()
         self._pending: dict[str, asyncio.TimerHandle] = {}
         self._clearing: set[str] = set()
@@ -46,15 +62,15 @@ class HaDiscovery:
         link.subscribe_raw(other, self._on_other_form)
         _LOGGER.info("Home Assistant discovery: %s form, announce as %s (for Home Assistant %s or later)",
                      self.features.form, "notify" if self.features.notify else "text",
-                     hub.settings.home_assistant.version)
+                     ha_version)
 
     # -- devices -------------------------------------------------------------------------
     def _hub_device(self) -> discovery.DeviceDiscovery:
-        return discovery.hub_device(self.topics, self.hub.settings.hub_id, software=f"hearth-hub {__version__}")
+        return discovery.hub_device(self.topics, self.hub_id, software=f"hearth-hub {__version__}")
 
     def _satellite_device(self, satellite: str) -> discovery.DeviceDiscovery:
-        announce = self.hub.registry.announced.get(satellite)
-        session = self.hub.sessions.get(satellite)
+        announce = self.house.registry.announced.get(satellite)
+        session = self.house.sessions.get(satellite)
         name = announce.name if announce else session.name if session else satellite
         area = announce.area if announce else session.area if session else satellite
         return discovery.satellite_device(self.topics, satellite, self.features, name=name, area=area,
@@ -79,15 +95,15 @@ class HaDiscovery:
 
     async def publish_all(self) -> None:
         self.publish_hub()
-        for satellite in sorted(self.hub.known_satellites()):
+        for satellite in sorted(self.house.known_satellites()):
             self.publish_satellite(satellite)
 
     def publish_link(self, satellite: str, *, stopping: bool = False) -> None:
-        session = self.hub.sessions.get(satellite)
+        session = self.house.sessions.get(satellite)
         self.link.publish(self.topics.conversation(satellite, ConversationTopic.LINK), SatelliteLink(
-            satellite=satellite, driver=self.hub.registry.driver(satellite, self.hub.registry.uri_of(satellite)),
+            satellite=satellite, driver=self.house.registry.driver(satellite, self.house.registry.uri_of(satellite)),
             connected=not stopping and session is not None and session.connected,
-            stock=satellite not in self.hub.registry.announced, problem=self.hub.link_problems.get(satellite),
+            stock=satellite not in self.house.registry.announced, problem=self.house.link_problems.get(satellite),
         ), retain=True)
 
     # -- the other form --------------------------------------------------------------------
@@ -111,16 +127,16 @@ class HaDiscovery:
     def _republish_node(self, node: str) -> None:
         self._pending.pop(node, None)
         self._clearing = {t for t in self._clearing if t.split("/")[2] != node}
-        if node == discovery.hub_node_id(self.hub.settings.hub_id):
+        if node == discovery.hub_node_id(self.hub_id):
             self.publish_hub()
             return
-        for satellite in self.hub.known_satellites():
+        for satellite in self.house.known_satellites():
             if discovery.satellite_node_id(satellite) == node:
                 self.publish_satellite(satellite)
 
     def close(self) -> None:
         """The hub is stopping: its links go with it (published before the MQTT link's last flush)."""
-        for satellite in sorted(self.hub.known_satellites()):
+        for satellite in sorted(self.house.known_satellites()):
             self.publish_link(satellite, stopping=True)
         for handle in self._pending.values():
             handle.cancel()

@@ -2,13 +2,27 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from prometheus_client import CollectorRegistry, Gauge, start_http_server
 from prometheus_client.registry import Collector
 
-if TYPE_CHECKING:
-    from hub.app import Hub
+from hub.home.home_assistant import HomeAssistantBackend
+from hub.pipeline.turn_services import TurnServices
+from protocol.payloads import HubMetrics
+
+
+class MetricsSource(Protocol):
+    """Where the numbers come from (the hub)."""
+
+    def metrics(self) -> HubMetrics: ...
+
+    @property
+    def services(self) -> TurnServices:
+        """Its ``speculation`` counters."""
+
+    @property
+    def home_assistant(self) -> HomeAssistantBackend | None: ...
 
 FIELDS = {
     "stt_queue_depth": "Utterances waiting for speech recognition",
@@ -31,7 +45,7 @@ SPECULATION_FIELDS = {
 
 
 class _HubCollector(Collector):
-    def __init__(self, hub: Hub) -> None:
+    def __init__(self, hub: MetricsSource) -> None:
         self._hub = hub
 
     def collect(self):  # type: ignore[no-untyped-def]
@@ -45,7 +59,7 @@ class _HubCollector(Collector):
             counter = Gauge(f"hearth_hub_speculation_{name}", help_text, registry=None)
             counter.set(float(getattr(speculation, name)))
             yield from counter.collect()
-        home_assistant = getattr(self._hub, "home_assistant", None)
+        home_assistant = self._hub.home_assistant
         if home_assistant is not None:
             up = Gauge("hearth_home_assistant_up", "1 while the hub's websocket link to Home Assistant is up",
                        registry=None)
@@ -53,7 +67,7 @@ class _HubCollector(Collector):
             yield from up.collect()
 
 
-def start_metrics_server(hub: Hub, host: str, port: int) -> CollectorRegistry:
+def start_metrics_server(hub: MetricsSource, host: str, port: int) -> CollectorRegistry:
     registry = CollectorRegistry()
     registry.register(_HubCollector(hub))
     start_http_server(port, addr=host, registry=registry)

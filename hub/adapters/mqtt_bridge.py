@@ -2,9 +2,11 @@
 
 Out (all small JSON, see docs/topics.md): each conversation's state (retained) and turn
 reports, hub state and metrics, arbitration decisions, device intents for Home Assistant,
-commands to satellites (mute, volume from the fast path) and results of hub-owned commands.
-In: satellite announcements (a new satellite is connected to at once), satellite interrupts,
-hub-owned commands (announce, timers) plus ``stop`` for satellites that cannot hear MQTT.
+commands to satellites (mute, volume, tune: the MQTT route of hub.conversation.control, for a
+satellite that announced itself here) and results of hub-owned commands.
+In: satellite announcements (a new satellite is connected to at once), satellite interrupts and state
+(its volume and mute), hub-owned commands (hub/adapters/hub_commands.py: announce, timers, driver,
+learning) plus ``stop`` for satellites that cannot hear MQTT.
 
 Identity comes from the topic, which the broker's ACL ties to the login: a payload naming
 another satellite than its topic is refused and logged. Commands pass through
@@ -18,23 +20,22 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from common.command_intake import CommandIntake, Refusal
 from common.mqtt import Delivery, LogLimiter, MqttLink
-from hub.adapters.satellites import switch_driver
+from hub.adapters.ha_discovery import HaDiscovery
+from hub.adapters.hub_commands import BridgeHost, HubCommands
+from hub.adapters.ownership import Ownership
+from hub.adapters.satellite_control import MqttControl
+from hub.conversation.bus import EventBus
 from hub.conversation.events import ConversationEvent, EventKind
-from hub.learning.learner import LearningCommandError
 from protocol import codec
 from protocol.commands import (
     HUB_OWNED,
-    AnnounceCommand,
-    DriverCommand,
-    LearningCommand,
     MuteCommand,
     StopCommand,
-    TimerCancelCommand,
-    TimerStartCommand,
+    TakeOverCommand,
     TuneCommand,
     VolumeCommand,
 )
@@ -44,29 +45,35 @@ from protocol.payloads import (
     ConversationPhase,
     ConversationState,
     Interrupt,
-    InterruptReason,
     LearningDecision,
     ResultStatus,
     SatelliteAnnounce,
-    SatelliteDriver,
+    SatelliteState,
     TurnReport,
 )
 from protocol.topics import ALL_SATELLITES, HA_STATUS_TOPIC, ConversationTopic, HubTopic, SatelliteTopic
 
-if TYPE_CHECKING:
-    from hub.app import Hub
-
 _LOGGER = logging.getLogger(__name__)
+
+ToSatellite = MuteCommand | VolumeCommand | TuneCommand | StopCommand | TakeOverCommand
 
 
 class HubBridge:
-    def __init__(self, link: MqttLink, hub: Hub) -> None:
+    def __init__(self, link: MqttLink, hub: BridgeHost, *, bus: EventBus, ha: HaDiscovery, hub_id: str,
+                 ownership: Ownership | None, settle_s: float) -> None:
         self.link = link
         self.topics = link.topics
         self.hub = hub
+        self.commands = HubCommands(hub, self._result)
+        self.ha = ha
+        self.hub_id = hub_id
+        self.ownership = ownership
+        self._settle_s = settle_s
+        """With several hubs, how long the leases take to come in (``[hubs] settle_s``)."""
         t = self.topics
         link.subscribe(t.all_satellites(SatelliteTopic.ANNOUNCE), self._on_announce)
         link.subscribe(t.all_satellites(SatelliteTopic.INTERRUPT), self._on_interrupt)
+        link.subscribe(t.all_satellites(SatelliteTopic.STATE), self._on_satellite_state)
         # ``stop`` is taken (once) but answered by the satellite; announce and timers are ours.
         self.intake = CommandIntake(t, HUB_OWNED | {"stop"}, answer_unreadable=False, rate_per_s=50, burst=200)
         self.hub_intake = CommandIntake(t, None, answer_unreadable=True, rate_per_s=20, burst=50)
@@ -79,15 +86,15 @@ class HubBridge:
         self._log = LogLimiter(_LOGGER)
         link.subscribe_raw(HA_STATUS_TOPIC, self._on_home_assistant_status)
         link.on_connect(self._republish_discovery)
-        hub.bus.subscribe(self._on_event)
+        bus.subscribe(self._on_event)
         self.announced: dict[str, SatelliteAnnounce] = {}
 
     # -- Home Assistant discovery (hub/adapters/ha_discovery.py) -----------------------------------
     def publish_discovery(self, satellite: str) -> None:
-        self.hub.ha.publish_satellite(satellite)
+        self.ha.publish_satellite(satellite)
 
     async def _republish_discovery(self) -> None:
-        await self.hub.ha.publish_all()
+        await self.ha.publish_all()
 
     async def _on_home_assistant_status(self, topic: str, payload: bytes) -> None:
         if payload.strip().lower() == b"online":  # Home Assistant (re)started: tell it about the house again
@@ -120,13 +127,20 @@ class HubBridge:
     def learning_decision(self, decision: LearningDecision) -> None:
         self.link.publish(self.topics.hub(HubTopic.LEARNING), decision)
 
-    def command_satellite(self, satellite: str, command: MuteCommand | VolumeCommand | TuneCommand) -> None:
+    def command_satellite(self, satellite: str, command: ToSatellite) -> None:
         self.link.publish(self.topics.command(satellite), command)
+
+    def control_for(self, satellite: str) -> MqttControl | None:
+        """The MQTT route of :class:`hub.conversation.control.SatelliteControl`: only to a satellite that
+        announced itself here (it listens for its commands); a stock satellite never does."""
+        if satellite not in self.announced:
+            return None
+        return MqttControl(self.command_satellite, satellite, sender=f"hub-{self.hub_id}")
 
     def _result(self, command: Any, target: str, status: ResultStatus, code: str | None = None,
                 message: str | None = None) -> None:
         self.link.publish(self.topics.hub(HubTopic.RESULT), CommandResult(
-            id=command.id, command=command.command, target=target, handled_by=self.hub.settings.hub_id,
+            id=command.id, command=command.command, target=target, handled_by=self.hub_id,
             status=status, code=code, message=message,
         ), essential=True)
 
@@ -155,6 +169,14 @@ class HubBridge:
         if session is not None:
             await session.interrupt(message.reason, turn_id=message.turn_id, tell_satellite=False)
 
+    async def _on_satellite_state(self, topic: str, message: SatelliteState) -> None:
+        """The satellite's own volume and mute (retained): what "louder" starts from."""
+        if not self._genuine(topic, message.satellite):
+            return
+        session = self.hub.sessions.get(message.satellite)
+        if session is not None:
+            session.satellite_state(volume=message.volume, muted=message.muted)
+
     async def _on_old_conversation_state(self, delivery: Delivery) -> None:
         """A state the broker kept from before we subscribed: true only if it matches what we know now."""
         if not delivery.retain or not delivery.payload:
@@ -166,16 +188,16 @@ class HubBridge:
         satellite = self.topics.parse(delivery.topic).device_id
         if satellite is None:
             return
-        if getattr(self.hub, "ownership", None) is not None:
+        if self.ownership is not None:
             # Several hubs: the state is its owner's to tell. Decide once the leases are in.
-            settle_s = self.hub.settings.hubs.settle_s + 1.0
+            settle_s = self._settle_s + 1.0
             asyncio.get_running_loop().call_later(settle_s, self._correct_state, delivery.topic, satellite, old)
             return
         self._correct_state(delivery.topic, satellite, old)
 
     def _correct_state(self, topic: str, satellite: str, old: ConversationState | None) -> None:
-        ownership = getattr(self.hub, "ownership", None)
-        if ownership is not None and ownership.owner(satellite) not in (None, self.hub.settings.hub_id):
+        ownership = self.ownership
+        if ownership is not None and ownership.owner(satellite) not in (None, self.hub_id):
             return  # another hub's satellite
         session = self.hub.sessions.get(satellite)
         phase = self.hub.states.phase(satellite) if session is not None and session.connected else ConversationPhase.IDLE
@@ -210,84 +232,7 @@ class HubBridge:
             await self._on_hub_command(delivery.topic, taken)
 
     async def _on_command(self, topic: str, command: Any) -> None:
-        target = self.topics.parse(topic).device_id or ALL_SATELLITES
-        if isinstance(command, StopCommand):
-            # Satellites that speak MQTT stop themselves and tell us; this covers stock ones.
-            for session in self.hub.targets(target):
-                await session.interrupt(InterruptReason.COMMAND)
-            return
-        if isinstance(command, DriverCommand):
-            self._drive(command, target)
-            return
-        if not isinstance(command, AnnounceCommand | TimerStartCommand | TimerCancelCommand):
-            return  # satellite-owned: the satellite answers it
-        sessions = self.hub.targets(target)
-        if not sessions and target != ALL_SATELLITES and self.hub.registry.driver(target) is SatelliteDriver.HOME_ASSISTANT:
-            self._result(command, target, ResultStatus.ERROR, "driven_by_home_assistant",
-                         f"{target} is driven by Home Assistant, not the hub: use Home Assistant's own "
-                         f"announcements and timers for it, or set its driver to hub")
-            return
-        if not sessions:
-            self._result(command, target, ResultStatus.ERROR, "unknown_satellite",
-                         f"no connected satellite {target!r}")
-            return
-        self._result(command, target, ResultStatus.ACCEPTED)
-        if isinstance(command, AnnounceCommand):
-            # Done once played, seconds from now: the MQTT loop must not wait for that.
-            self.hub.run_transient(self._announce(command, target, [s.id for s in sessions]), f"announce-{command.id}")
-            return
-        try:
-            if isinstance(command, TimerStartCommand):
-                for session in sessions:
-                    timer = self.hub.timers.start(session.id, command.seconds, command.name)
-                    await session.timer_started(timer)
-            else:
-                for session in sessions:
-                    for timer in await self.hub.timers.cancel(session.id, command.timer_id):
-                        await session.timer_cancelled(timer)
-        except Exception as err:
-            _LOGGER.warning("command %s to %s failed: %s", command.command, target, err)
-            self._result(command, target, ResultStatus.ERROR, getattr(err, "code", "failed"), str(err))
-            return
-        self._result(command, target, ResultStatus.DONE)
-
-    async def _announce(self, command: AnnounceCommand, target: str, satellites: list[str]) -> None:
-        try:
-            problems = await (await self.hub.announce(satellites, command.text)).outcome()
-        except Exception as err:
-            _LOGGER.warning("announcement to %s failed: %s", target, err)
-            self._result(command, target, ResultStatus.ERROR, getattr(err, "code", "failed"), str(err))
-            return
-        if problems:
-            self._result(command, target, ResultStatus.ERROR, "not_played", "; ".join(problems)[:1900])
-        else:
-            self._result(command, target, ResultStatus.DONE)
-
-    def _drive(self, command: DriverCommand, target: str) -> None:
-        if target == ALL_SATELLITES:
-            self._result(command, target, ResultStatus.ERROR, "bad_target",
-                         "a driver is chosen per satellite: send it to command/<satellite id>")
-            return
-        self._result(command, target, ResultStatus.ACCEPTED)
-
-        async def switch() -> None:
-            outcome = await switch_driver(self.hub, target, SatelliteDriver(command.driver),
-                                          take_over=command.take_over)
-            self._result(command, target, ResultStatus.DONE if outcome.ok else ResultStatus.ERROR,
-                         outcome.code, outcome.message)
-
-        self.hub.run_transient(switch(), f"driver-{command.id}")
+        await self.commands.satellite_command(self.topics.parse(topic).device_id or ALL_SATELLITES, command)
 
     async def _on_hub_command(self, topic: str, command: Any) -> None:
-        if not isinstance(command, LearningCommand):
-            return
-        hub = self.hub
-        if hub.recorder is not None:
-            hub.recorder.command(command.action, command.room, command.parameter)
-        try:
-            decisions = hub.learner.command(command.action, command.room, command.parameter)
-        except LearningCommandError as err:
-            self._result(command, "hub", ResultStatus.ERROR, err.code, str(err))
-            return
-        summary = "; ".join(f"{d.action.value} {d.parameter or 'all'} in {d.room or 'every room'}" for d in decisions)
-        self._result(command, "hub", ResultStatus.DONE, message=(summary or "nothing to do")[:1900])
+        await self.commands.hub_command(command)

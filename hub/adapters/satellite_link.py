@@ -26,6 +26,7 @@ from wyoming.wake import Detection
 
 from common.log_limit import LogLimiter
 from common.wyoming_peer import WyomingPeer
+from hub.adapters.satellite_control import WyomingControl
 from hub.conversation.arbitration import Arbiter, WakeClaim
 from hub.conversation.events import ConversationEvent, EventKind
 from hub.conversation.session import SatelliteSession
@@ -33,7 +34,7 @@ from hub.pipeline.turn import Turn
 from protocol.audio import MIC_FORMAT, AudioFormatError, check_audio
 from protocol.framing import stream_limit
 from protocol.payloads import InterruptReason
-from protocol.wyoming_events import InterruptEvent, run_satellite
+from protocol.wyoming_events import InterruptEvent, SatelliteStateEvent, run_satellite
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -55,7 +56,8 @@ class SatelliteLink:
     def __init__(self, uri: str, session_for: Callable[[str, Info | None], SatelliteSession],
                  arbiter: Arbiter, *, on_connected: Callable[[SatelliteSession], Awaitable[None]] | None = None,
                  expected_id: str | None = None, take_over: Callable[[], None] | None = None,
-                 on_refused: Callable[[str], None] = lambda text: None) -> None:
+                 on_refused: Callable[[str], None] = lambda text: None,
+                 on_control: Callable[[SatelliteSession], None] = lambda session: None) -> None:
         self.uri = uri
         self.host, self.port = parse_uri(uri)
         self._session_for = session_for
@@ -77,6 +79,8 @@ class SatelliteLink:
         """A deliberate take-over (``driver`` command): asks the satellite, once, to drop its current driver."""
         self._quick_retry_until = 0.0
         self._on_refused = on_refused
+        self._on_control = on_control
+        """Called when the satellite first says its state on a connection: it takes our control events."""
 
     async def run(self) -> None:
         attempt = 0
@@ -234,11 +238,27 @@ class SatelliteLink:
         elif InterruptEvent.is_type(kind):
             interrupt = InterruptEvent.from_event(event)
             await session.interrupt(interrupt.reason, turn_id=interrupt.turn_id, tell_satellite=False)
+        elif SatelliteStateEvent.is_type(kind):
+            self._satellite_state(session, event)
         elif Pong.is_type(kind):
             self._pong_seen = True
             self._last_pong = asyncio.get_running_loop().time()
         elif kind == "error":
             _LOGGER.warning("%s reported an error: %s", session.id, event.data)
+
+    def _satellite_state(self, session: SatelliteSession, event: Event) -> None:
+        """Our satellite's volume and mute; the first on a connection also opens the Wyoming control route."""
+        try:
+            state = SatelliteStateEvent.from_event(event)
+        except ValueError as err:
+            self._log.warning("bad state", "%s: refused its satellite-state: %s", session.id, err)
+            return
+        session.satellite_state(volume=state.volume, muted=state.muted)
+        if session.direct_control is None:
+            session.direct_control = WyomingControl(session.send)
+            _LOGGER.info("%s takes control events over Wyoming (volume %d%%, %s)", session.id, state.volume,
+                         "muted" if state.muted else "listening")
+            self._on_control(session)
 
     async def _run_pipeline(self, session: SatelliteSession) -> None:
         wake, self._wake = self._wake, {}

@@ -11,15 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
+from hub.conversation.session import SatelliteSession
 from hub.settings import SatelliteEntry
 from protocol.payloads import SatelliteAnnounce, SatelliteDriver
-
-if TYPE_CHECKING:
-    from hub.app import Hub
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -100,7 +98,34 @@ class SwitchOutcome:
     message: str
 
 
-async def switch_driver(hub: Hub, satellite: str, driver: SatelliteDriver, *, take_over: bool = False,
+class RefusalSeen(Protocol):
+    """A link being made (:class:`hub.adapters.satellite_link.SatelliteLink`): what the satellite said if it refused."""
+
+    refusal: str | None
+
+
+class Drivers(Protocol):
+    """What a driver switch needs of the hub: its satellites, their links, their discovery."""
+
+    @property
+    def registry(self) -> SatelliteRegistry: ...
+
+    @property
+    def sessions(self) -> Mapping[str, SatelliteSession]: ...
+
+    def known_satellites(self) -> set[str]: ...
+
+    async def release_satellite(self, satellite: str) -> None: ...
+
+    async def drive_satellite(self, satellite: str, uri: str, *, take_over: bool = False) -> RefusalSeen: ...
+
+    def clear_link_problem(self, satellite: str) -> None: ...
+
+    def publish_satellite(self, satellite: str) -> None:
+        """Discovery and link state for Home Assistant."""
+
+
+async def switch_driver(hub: Drivers, satellite: str, driver: SatelliteDriver, *, take_over: bool = False,
                         timeout_s: float = CONNECT_TIMEOUT_S) -> SwitchOutcome:
     """The ``driver`` command: hand ``satellite`` to Home Assistant, or have the hub drive it."""
     registry = hub.registry
@@ -112,7 +137,7 @@ async def switch_driver(hub: Hub, satellite: str, driver: SatelliteDriver, *, ta
         registry.choose(satellite, driver)
         await hub.release_satellite(satellite)
         hub.clear_link_problem(satellite)
-        hub.ha.publish_satellite(satellite)
+        hub.publish_satellite(satellite)
         where = f" at {uri}" if uri else ""
         return SwitchOutcome(True, None, f"the hub no longer connects to {satellite}; add it{where} to Home "
                                          "Assistant's Wyoming integration")
@@ -122,7 +147,7 @@ async def switch_driver(hub: Hub, satellite: str, driver: SatelliteDriver, *, ta
     registry.choose(satellite, driver)
     session = hub.sessions.get(satellite)
     if session is not None and session.connected:
-        hub.ha.publish_satellite(satellite)
+        hub.publish_satellite(satellite)
         return SwitchOutcome(True, None, f"the hub already drives {satellite}")
     if take_over:
         _LOGGER.warning("satellite %s: taking it over from whoever drives it now (command)", satellite)
@@ -133,7 +158,7 @@ async def switch_driver(hub: Hub, satellite: str, driver: SatelliteDriver, *, ta
     while loop.time() < deadline:
         session = hub.sessions.get(satellite)
         if session is not None and session.connected:
-            hub.ha.publish_satellite(satellite)
+            hub.publish_satellite(satellite)
             return SwitchOutcome(True, None, f"the hub drives {satellite}" + (" (taken over)" if take_over else ""))
         if link.refusal is not None:
             return SwitchOutcome(False, "satellite_busy",

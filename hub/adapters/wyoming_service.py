@@ -34,7 +34,7 @@ from protocol.audio import MAX_TURN_AUDIO_SECONDS, MIC_FORMAT, AudioFormatError,
 from protocol.framing import stream_limit
 
 if TYPE_CHECKING:
-    from hub.app import Models
+    from hub.loaded_models import Models
     from hub.settings import WyomingServiceSettings
 
 _LOGGER = logging.getLogger(__name__)

@@ -15,11 +15,11 @@ from wyoming.error import Error
 from wyoming.event import Event
 from wyoming.timer import TimerCancelled, TimerFinished, TimerStarted
 
+from hub.conversation.control import SatelliteControl
 from hub.home.timers import Timer
 from hub.pipeline.endpointing import EndpointSettings
 from hub.pipeline.turn import SatelliteGone, Turn
 from hub.pipeline.turn_services import TurnServices
-from protocol.commands import MuteCommand, VolumeCommand
 from protocol.payloads import InterruptReason
 from protocol.wyoming_events import InterruptEvent
 
@@ -33,7 +33,7 @@ class SatelliteSession:
 
     def __init__(self, satellite_id: str, services: TurnServices, *, name: str | None = None,
                  area: str | None = None,
-                 command_satellite: Callable[[str, MuteCommand | VolumeCommand], None] = lambda s, c: None,
+                 fallback_control: Callable[[str], SatelliteControl | None] = lambda satellite: None,
                  history: list[tuple[str, str]] | None = None,
                  on_remember: Callable[[str, str], None] = lambda user, spoken: None) -> None:
         self.id = satellite_id
@@ -43,13 +43,17 @@ class SatelliteSession:
         self.history: collections.deque[tuple[str, str]] = collections.deque(
             history or (), maxlen=max(1, services.settings.history_turns))
         self._on_remember = on_remember
-        self.volume = 100
+        self.volume: int | None = None
+        """Playback volume, percent, as the satellite last said (None: it never has)."""
+        self.muted: bool | None = None
+        self.direct_control: SatelliteControl | None = None
+        """Our satellite's own Wyoming link (set by the link once the satellite says its state there)."""
+        self._fallback_control = fallback_control
         self.endpoint: EndpointSettings | None = None
         """Per-room end-of-speech settings (the learning layer tunes them); None: the hub default."""
         self.turn: Turn | None = None
         self._task: asyncio.Task[None] | None = None
         self._sender: Sender | None = None
-        self._command_satellite = command_satellite
         self._turn_ids = itertools.count(1)
         self._prefix = uuid.uuid4().hex[:6]
 
@@ -63,6 +67,7 @@ class SatelliteSession:
 
     async def detach(self) -> None:
         self._sender = None
+        self.direct_control = None
         await self.interrupt(InterruptReason.SATELLITE_LOST, tell_satellite=False)
 
     async def send(self, event: Event) -> None:
@@ -144,8 +149,40 @@ class SatelliteSession:
         with contextlib.suppress(ConnectionError):
             await self.send(TimerFinished(id=timer.id).event())
 
-    def command_satellite(self, command: MuteCommand | VolumeCommand) -> None:
-        if isinstance(command, VolumeCommand):
-            self.volume = command.volume
-        self._command_satellite(self.id, command)
+    # -- control (hub.conversation.control): one port, Wyoming or MQTT -------------------------
+    @property
+    def control(self) -> SatelliteControl | None:
+        """How to reach this satellite now: its own Wyoming link if it speaks our extension, else the
+        composition root's fallback (MQTT for an announced satellite); None: there is no way."""
+        if self.direct_control is not None and self.connected:
+            return self.direct_control
+        return self._fallback_control(self.id)
+
+    def satellite_state(self, *, volume: int, muted: bool) -> None:
+        """The satellite said how it is (over Wyoming or MQTT): volume steps start from here."""
+        self.volume, self.muted = volume, muted
+
+    async def set_volume(self, volume: int) -> bool:
+        """False if this satellite cannot be reached for it (nothing was sent)."""
+        control = self.control
+        if control is None:
+            return False
+        await control.set_volume(volume)
+        self.volume = volume  # until the satellite confirms: a second "louder" steps from here
+        return True
+
+    async def set_muted(self, muted: bool) -> bool:
+        control = self.control
+        if control is None:
+            return False
+        await control.set_muted(muted)
+        self.muted = muted
+        return True
+
+    async def tune(self, *, wake_threshold: float | None, end_of_speech_silence_ms: int | None) -> bool:
+        control = self.control
+        if control is None:
+            return False
+        await control.tune(wake_threshold=wake_threshold, end_of_speech_silence_ms=end_of_speech_silence_ms)
+        return True
 

@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Protocol
 from hub.home.intents import DEVICE_INTENTS, Intent
 from hub.home.model import HomeError
 from hub.home.timers import Timer, TimerRegistry
-from protocol.commands import MuteCommand, VolumeCommand
 
 if TYPE_CHECKING:
     from hub.home.control import HomeControl
@@ -26,10 +25,14 @@ class SatelliteActions(Protocol):
 
     async def timer_cancelled(self, timer: Timer) -> None: ...
 
-    def command_satellite(self, command: MuteCommand | VolumeCommand) -> None: ...
+    async def set_volume(self, volume: int) -> bool:
+        """False: this satellite cannot be reached for it (neither our Wyoming extension nor MQTT)."""
+
+    async def set_muted(self, muted: bool) -> bool: ...
 
     @property
-    def volume(self) -> int: ...
+    def volume(self) -> int | None:
+        """As the satellite last said; None if it never has."""
 
 
 @dataclass(frozen=True)
@@ -162,13 +165,17 @@ class Skills:
 
     async def _mute(self, intent: Intent, *, actions: SatelliteActions, **_: object) -> FastAnswer:
         muted = bool(intent.slots.get("muted", True))
-        actions.command_satellite(MuteCommand(command="mute", muted=muted, sender="hub"))
+        if not await actions.set_muted(muted):
+            return FastAnswer(f"I can't {'mute' if muted else 'unmute'} the microphone on this satellite.")
         return FastAnswer("Microphone muted." if muted else "Microphone on.")
 
     async def _volume(self, intent: Intent, *, actions: SatelliteActions, **_: object) -> FastAnswer:
         level = intent.slots.get("level")
         if level is None:
+            if actions.volume is None:  # a step from a guess could blast the room: ask for a number
+                return FastAnswer("I don't know how loud this satellite is now. Say a level, like volume 50.")
             level = actions.volume + int(intent.slots.get("step", 0))  # type: ignore[call-overload]
         level = max(0, min(100, int(level)))  # type: ignore[call-overload]
-        actions.command_satellite(VolumeCommand(command="volume", volume=level, sender="hub"))
+        if not await actions.set_volume(level):
+            return FastAnswer("I can't change the volume on this satellite.")
         return FastAnswer(f"Volume {level} percent.")

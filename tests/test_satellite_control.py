@@ -1,0 +1,159 @@
+"""One control path to a satellite: spoken volume, mute and learned tuning reach our satellite over its own
+Wyoming link with MQTT off, the hub's volume is the satellite's, a stock satellite is told "I can't", and a
+disabled MQTT link keeps nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from wyoming.event import Event
+
+from common.mqtt import MqttLink, MqttSettings
+from hub.app import Hub
+from hub.conversation.bus import EventRecorder
+from hub.conversation.control import ControlRoute
+from hub.conversation.event_data import TurnEnded
+from hub.learning.contract import END_OF_SPEECH, WAKE_THRESHOLD
+from hub.settings import HubSettings
+from protocol.payloads import HubMetrics
+from protocol.wyoming_events import CONTROL_EVENTS, SatelliteStateEvent, SetMute, SetVolume, Tune
+from satellite.app import SatelliteApp
+from satellite.settings import SatelliteSettings
+from testbed.simsat import SimSatellite
+
+pytestmark = pytest.mark.timeout(300)
+
+
+async def wait_until(predicate, timeout: float = 20.0) -> None:
+    async def poll() -> None:
+        while not predicate():
+            await asyncio.sleep(0.02)
+    await asyncio.wait_for(poll(), timeout)
+
+
+@contextlib.asynccontextmanager
+async def hub_without_mqtt(models, uris: list[str], tmp_path: Path) -> AsyncIterator[Hub]:
+    settings = HubSettings.model_validate({
+        "data_dir": str(tmp_path / "hub"), "satellites": uris, "mqtt": {"enabled": False},
+        "wyoming": {"enabled": False},
+    })
+    hub = Hub(settings, models)
+    await hub.start()
+    try:
+        yield hub
+    finally:
+        await hub.close()
+
+
+@contextlib.asynccontextmanager
+async def our_satellite(tmp_path: Path, volume: int) -> AsyncIterator[SatelliteApp]:
+    settings = SatelliteSettings.model_validate({
+        "id": "kitchen", "area": "Kitchen", "volume": volume, "mqtt": {"enabled": False},
+        "wyoming": {"host": "127.0.0.1", "port": 0},
+        "audio": {"backend": "file", "realtime": False, "output_file": str(tmp_path / "played.wav")},
+    })
+    app = await asyncio.to_thread(SatelliteApp, settings)
+    await app.start()
+    try:
+        yield app
+    finally:
+        await app.close()
+
+
+async def say(hub: Hub, text: str, satellite: str = "kitchen") -> str:
+    """A typed request on ``satellite``; what the hub answered."""
+    recorder = EventRecorder(hub.bus)
+    session = hub.sessions[satellite]
+    await session.start(session.new_turn(text=text))
+    ended = await recorder.wait_for(lambda e: isinstance(e.data, TurnEnded) and e.satellite == satellite, 60)
+    assert isinstance(ended.data, TurnEnded)
+    return ended.data.response
+
+
+async def test_spoken_volume_mute_and_learned_tuning_reach_our_satellite_with_mqtt_off(hub_models, tmp_path):
+    async with our_satellite(tmp_path, volume=40) as app, \
+            hub_without_mqtt(hub_models, [f"tcp://127.0.0.1:{app.server.port}"], tmp_path) as hub:
+        await wait_until(lambda: "kitchen" in hub.sessions and hub.sessions["kitchen"].volume is not None)
+        session = hub.sessions["kitchen"]
+        assert session.volume == 40 and session.muted is False  # the satellite's own, not a shadow 100
+        assert session.control is not None and session.control.route is ControlRoute.WYOMING
+
+        assert await say(hub, "Louder") == "Volume 50 percent."
+        await wait_until(lambda: app.player.volume == 50)
+        assert await say(hub, "Set the volume to 30%") == "Volume 30 percent."
+        await wait_until(lambda: app.player.volume == 30)
+
+        app.core.set_volume(70)  # changed at the satellite (a knob, Home Assistant): the hub follows
+        await wait_until(lambda: session.volume == 70)
+        assert await say(hub, "Quieter") == "Volume 60 percent."
+        await wait_until(lambda: app.player.volume == 60)
+
+        assert await say(hub, "Mute the microphone") == "Microphone muted."
+        await wait_until(lambda: app.core.muted)
+        assert await say(hub, "Unmute the microphone") == "Microphone on."
+        await wait_until(lambda: not app.core.muted)
+
+        room = session.area
+        hub.tuning.changed(room, END_OF_SPEECH, 950.0)
+        hub.tuning.changed(room, WAKE_THRESHOLD, 0.7)
+        await wait_until(lambda: app.core.silence_ms == 950 and app.core.wake.threshold == pytest.approx(0.7))
+        assert session.endpoint is not None and session.endpoint.silence_ms == 950  # the hub's own window too
+
+
+async def test_a_satellite_without_a_control_route_is_answered_honestly(hub_models, tmp_path):
+    stock = SimSatellite("hall")  # a stock Wyoming satellite: no state, no extension, and MQTT is off
+    await stock.start()
+    try:
+        async with hub_without_mqtt(hub_models, [stock.uri], tmp_path) as hub:
+            await wait_until(lambda: "hall" in hub.sessions and hub.sessions["hall"].connected)
+            session = hub.sessions["hall"]
+            assert session.control is None and session.volume is None
+            assert await say(hub, "Set the volume to 30%", "hall") == "I can't change the volume on this satellite."
+            assert await say(hub, "Mute the microphone", "hall") == "I can't mute the microphone on this satellite."
+            assert (await say(hub, "Louder", "hall")).startswith("I don't know how loud this satellite is")
+            assert not [e for e in stock.received if e.type in ("set-volume", "set-mute", "tune")]
+    finally:
+        await stock.close()
+
+
+async def test_a_disabled_mqtt_link_keeps_nothing_and_never_connects(caplog):
+    link = MqttLink(MqttSettings(enabled=False, outbox_size=64), "hearth-hub-test")
+    metrics = HubMetrics(stt_queue_depth=0, active_turns=0, satellites_connected=0, turns_total=0, rss_mb=1.0,
+                         cpu_percent=0.0, audio_dropped_total=0)
+    task = asyncio.create_task(link.run())
+    with caplog.at_level(logging.WARNING, logger="common.mqtt"):
+        for _ in range(5000):  # about 14 hours of metrics every 10 s
+            link.publish("voice/v1/hub/metrics", metrics, qos=0)
+            link.publish("voice/v1/hub/state", metrics, retain=True)
+        await asyncio.sleep(0.2)
+    assert link.pending == 0 and link.stats.dropped_outgoing == 0
+    assert not link.connected.is_set() and not task.done()
+    assert not [r for r in caplog.records if "outbox full" in r.getMessage()]
+    assert await link.flush(0.1)
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    assert task.cancelled()
+
+
+@pytest.mark.parametrize("message", [SetVolume(volume=35), SetMute(muted=True), Tune(wake_threshold=0.6),
+                                     Tune(end_of_speech_silence_ms=900), SatelliteStateEvent(volume=0, muted=False)])
+def test_control_events_round_trip(message):
+    assert {type(message)} <= set(CONTROL_EVENTS)
+    event = message.event()
+    assert type(message).is_type(event.type)
+    assert type(message).from_event(Event(type=event.type, data=dict(event.data))) == message
+
+
+@pytest.mark.parametrize("event", [Event("set-volume", {"volume": 101}), Event("set-volume", {"volume": "loud"}),
+                                   Event("set-volume", {}), Event("set-mute", {"muted": "yes"}),
+                                   Event("tune", {"wake_threshold": 2.0}), Event("tune", {"end_of_speech_silence_ms": 5}),
+                                   Event("satellite-state", {"volume": 50})])
+def test_control_events_refuse_bad_values_with_a_reason(event):
+    reader = next(cls for cls in CONTROL_EVENTS if cls.is_type(event.type))
+    with pytest.raises(ValueError, match="must be"):
+        reader.from_event(event)  # type: ignore[attr-defined]
