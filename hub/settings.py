@@ -14,6 +14,7 @@ from hub.home.settings import HomeAssistantSettings as HomeAssistantLinkSettings
 from hub.pipeline.turn_services import DEFAULT_SYSTEM_PROMPT
 from hub.remote.settings import HubsSettings, LlmPoolSettings, SttPoolSettings, TtsPoolSettings
 from protocol.discovery import parse_ha_version
+from protocol.end_of_speech import MAX_SPEECH_MS, SILENCE_MS
 from protocol.payloads import SatelliteDriver
 from protocol.topics import validate_device_id
 
@@ -65,8 +66,8 @@ class ModelSettings(_Section):
 class ConversationSettings(_Section):
     system_prompt: str = Field(default=DEFAULT_SYSTEM_PROMPT, description="System prompt for the language model")
     history_turns: int = Field(default=4, ge=0, le=32, description="Earlier turns kept as context per satellite")
-    silence_ms: int = Field(default=700, ge=100, le=5000, description="Hub end-of-speech silence window, ms")
-    max_speech_ms: int = Field(default=15000, ge=1000, le=30000, description="Longest utterance, ms")
+    silence_ms: int = Field(default=SILENCE_MS, ge=100, le=5000, description="Hub end-of-speech silence window, ms")
+    max_speech_ms: int = Field(default=MAX_SPEECH_MS, ge=1000, le=30000, description="Longest utterance, ms")
     speculative_stt_ms: int = Field(default=150, ge=0, le=5000,
                                     description="Start transcribing after this much silence, before the end of "
                                                 "speech is decided (0: off; a pause this long mid-sentence costs "

@@ -30,8 +30,12 @@ class PcmFormat:
 MIC_FORMAT = PcmFormat(rate=16000, width=2, channels=1)
 """What satellites stream to the hub: 16 kHz, 16-bit, mono (what whisper, openwakeword and VAD want)."""
 
-MIC_CHUNK_SAMPLES = 640
-"""Samples per microphone chunk on the wire: 40 ms, two chunks per openwakeword frame."""
+MIC_CHUNK_SAMPLES = 1280
+"""Samples per microphone chunk on the wire: 80 ms, one openwakeword frame, the satellite's audio block
+(its wake word, VAD and echo canceller all work on it, and it streams exactly these blocks)."""
+
+MIC_CHUNK_MS = 1000 * MIC_CHUNK_SAMPLES // MIC_FORMAT.rate
+"""One microphone chunk, ms (80)."""
 
 TTS_FORMAT = PcmFormat(rate=22050, width=2, channels=1)
 """What the hub's piper voice produces; satellites play the rate ``audio-start`` announces."""
@@ -61,12 +65,14 @@ class AudioFormatError(ValueError):
 
 
 def check_audio(rate: object, width: object, channels: object, n_bytes: int = 0, *,
-                expected: PcmFormat | None = None) -> PcmFormat:
+                expected: PcmFormat | None = None, mono: bool = False) -> PcmFormat:
     """The one check for audio from a peer (``audio-start``/``audio-chunk``): the format, or
     :class:`AudioFormatError` naming what is wrong.
 
     Rates within ``MIN_RATE``..``MAX_RATE``, 16-bit, 1-2 channels, a whole number of sample frames
-    in ``n_bytes``; and exactly ``expected`` when given (the microphone stream).
+    in ``n_bytes``; one channel with ``mono`` (speech to transcribe, an answer to play); and exactly
+    ``expected`` when given (the microphone stream). :func:`protocol.wyoming_events.audio_event_format`
+    applies it to an event.
     """
     if not (isinstance(rate, int) and isinstance(width, int) and isinstance(channels, int)):
         raise AudioFormatError(f"audio rate, width and channels must be integers, got {rate!r}/{width!r}/{channels!r}")
@@ -79,6 +85,8 @@ def check_audio(rate: object, width: object, channels: object, n_bytes: int = 0,
     fmt = PcmFormat(rate, width, channels)
     if n_bytes % (width * channels):
         raise AudioFormatError(f"{n_bytes} bytes is not a whole number of {width * channels}-byte sample frames")
+    if mono and channels != 1:
+        raise AudioFormatError(f"audio must be mono, got {channels} channels")
     if expected is not None and fmt != expected:
         raise AudioFormatError(
             f"audio must be {expected.rate} Hz, {8 * expected.width}-bit, {expected.channels} channel; got "
@@ -89,8 +97,3 @@ def check_audio(rate: object, width: object, channels: object, n_bytes: int = 0,
 def max_bytes(fmt: PcmFormat, seconds: float) -> int:
     """A cap in seconds of audio, as bytes of ``fmt`` (bounded, because ``fmt`` passed :func:`check_audio`)."""
     return int(seconds * fmt.bytes_per_second)
-
-
-def check_format(rate: int, width: int, channels: int, expected: PcmFormat) -> None:
-    """Raise ``ValueError`` naming the difference if a chunk is not in ``expected`` format."""
-    check_audio(rate, width, channels, expected=expected)

@@ -27,6 +27,7 @@ Extensions (a stock peer ignores unknown event types, so they are safe to send):
   (room arbitration), ``near_miss`` (a failed try just before) and ``preroll_ms``: how much of the audio
   stream that follows was captured before the wake model fired (it holds the wake phrase, for the hub
   to cut from the transcript; absent from a stock satellite, which streams from after the wake).
+  :class:`DetectionEvent` writes it and reads it, a stock satellite's too (with the defaults it documents).
 - ``run-satellite`` data from our hub carries ``strips_wake_phrase: true``: only a driver that says so
   gets that pre-roll. Home Assistant (or any stock driver) would hand "hey Jarvis, what time is it" to its
   own agent, which does not understand it, so our satellite streams to it from after the wake, as a stock
@@ -52,6 +53,7 @@ from wyoming.tts import Synthesize
 from wyoming.vad import VoiceStarted, VoiceStopped
 from wyoming.wake import Detection
 
+from protocol.audio import PcmFormat, check_audio
 from protocol.payloads import InterruptReason
 
 _INTERRUPT_TYPE = "interrupt"
@@ -100,6 +102,70 @@ class TurnStarted(Eventable):
         return TurnStarted(turn_id=str(event.data["turn_id"]))
 
 
+_DETECTION_TYPE = "detection"
+STOCK_WAKE_SCORE = 1.0
+"""The score of a wake that carries none (a stock satellite): it claims its room as if certain."""
+STOCK_WAKE_LEVEL_DBFS = -30.0
+"""The level of a wake that carries none (a stock satellite): a voice at arm's length."""
+MAX_PREROLL_MS = 10_000.0
+"""Longest pre-roll a detection may claim; more is nonsense and reads as none."""
+
+
+def _number(data: dict[str, Any], key: str, low: float, high: float) -> float | None:
+    """``data[key]`` if it is a number within ``low``..``high``; None if absent or not (a bool is no number)."""
+    value = data.get(key)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
+        return None
+    return float(value)
+
+
+@dataclass(frozen=True)
+class DetectionEvent(Eventable):
+    """Wyoming's ``detection`` with our satellite's fields; the one reader for ours and a stock satellite's.
+
+    A detection from a stock satellite (only ``name``), or with a field out of range, reads with the
+    defaults below: never an error, because the wake happened either way.
+    """
+
+    name: str
+    """The wake word's model name (Wyoming's field)."""
+    score: float = STOCK_WAKE_SCORE
+    """The wake model's score, 0-1 (room arbitration: the surest room answers)."""
+    level_dbfs: float = STOCK_WAKE_LEVEL_DBFS
+    """The wake phrase's level, dBFS (room arbitration: the loudest room answers a tie)."""
+    near_miss: float | None = None
+    """Peak score, 0-1, of a failed try just before: the user had to say the wake word twice."""
+    preroll_ms: float = 0.0
+    """How much of the audio stream that follows was captured before the wake model fired, ms (it holds
+    the wake phrase, which the hub cuts from the transcript). 0: the stream starts after the wake."""
+
+    @staticmethod
+    def is_type(event_type: str) -> bool:
+        return event_type == _DETECTION_TYPE
+
+    def event(self) -> Event:
+        data: dict[str, Any] = {"name": self.name, "score": self.score, "level_dbfs": self.level_dbfs,
+                                "preroll_ms": self.preroll_ms}
+        if self.near_miss is not None:
+            data["near_miss"] = self.near_miss
+        return Event(type=_DETECTION_TYPE, data=data)
+
+    @staticmethod
+    def from_event(event: Event) -> DetectionEvent:
+        data = event.data or {}
+        score = _number(data, "score", 0.0, 1.0)
+        level = _number(data, "level_dbfs", -200.0, 0.0)
+        preroll = _number(data, "preroll_ms", 0.0, MAX_PREROLL_MS)
+        return DetectionEvent(
+            name=str(data.get("name") or ""),
+            # A score of 0 cannot have woken anything: it reads as a score that is missing.
+            score=score if score else STOCK_WAKE_SCORE,
+            level_dbfs=level if level is not None else STOCK_WAKE_LEVEL_DBFS,
+            near_miss=_number(data, "near_miss", 0.0, 1.0),
+            preroll_ms=preroll or 0.0,
+        )
+
+
 _STRIPS_WAKE_PHRASE = "strips_wake_phrase"
 
 
@@ -112,6 +178,14 @@ def run_satellite(*, strips_wake_phrase: bool) -> Event:
 def strips_wake_phrase(event: Event) -> bool:
     """True if the driver that sent this ``run-satellite`` removes the wake phrase (our hub); stock: False."""
     return (event.data or {}).get(_STRIPS_WAKE_PHRASE) is True
+
+
+def audio_event_format(event: Event, *, expected: PcmFormat | None = None, mono: bool = False) -> PcmFormat:
+    """The format of an ``audio-start`` / ``audio-chunk`` from a peer, checked by :func:`protocol.audio.check_audio`
+    (with its payload's length); :class:`protocol.audio.AudioFormatError` if refused."""
+    data = event.data or {}
+    return check_audio(data.get("rate"), data.get("width"), data.get("channels"), len(event.payload or b""),
+                       expected=expected, mono=mono)
 
 
 STANDARD_EVENTS: tuple[type[Eventable], ...] = (
@@ -140,7 +214,7 @@ STANDARD_EVENTS: tuple[type[Eventable], ...] = (
 )
 """Every stock Wyoming message class the hub or the satellite sends or handles."""
 
-EXTENSION_EVENTS: tuple[type[Eventable], ...] = (InterruptEvent, TurnStarted)
+EXTENSION_EVENTS: tuple[type[Eventable], ...] = (InterruptEvent, TurnStarted, DetectionEvent)
 
 
 # -- Satellite control over the satellite's own Wyoming link (hub/adapters/satellite_control.py) ---------

@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from common.mqtt import MqttSettings
+from protocol.end_of_speech import MAX_SPEECH_MS, NO_SPEECH_MS, SILENCE_MS
 from protocol.topics import DEVICE_ID_PATTERN
 
 
@@ -76,9 +77,11 @@ class VadSettings(_Section):
                     "the last noise_window_s of block levels), dB; 0: the VAD alone (which calls steady noise "
                     "10 dB under a voice speech, so commands in a noisy room only ended at max_ms)")
     noise_window_s: float = Field(default=6.0, ge=1, le=60, description="How much audio the noise floor follows, s")
-    silence_ms: int = Field(default=700, ge=100, le=3000, description="Silence that ends a command, ms")
-    no_speech_ms: int = Field(default=4000, ge=500, description="Give up if nothing is said this long, ms")
-    max_ms: int = Field(default=15000, ge=1000, le=30000, description="Hard maximum for one command, ms")
+    # Defaults shared with the hub's end-of-speech decider (protocol/end_of_speech.py).
+    silence_ms: int = Field(default=SILENCE_MS, ge=100, le=3000, description="Silence that ends a command, ms")
+    no_speech_ms: int = Field(default=NO_SPEECH_MS, ge=500,
+                              description="Give up if nothing is said this long after the wake, ms")
+    max_ms: int = Field(default=MAX_SPEECH_MS, ge=1000, le=30000, description="Hard maximum for one command, ms")
 
 
 class BargeInSettings(_Section):

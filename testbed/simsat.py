@@ -26,7 +26,7 @@ from wyoming.snd import Played
 from common.wyoming_peer import WyomingPeer
 from protocol.audio import MIC_CHUNK_SAMPLES, MIC_FORMAT
 from protocol.framing import stream_limit
-from protocol.wyoming_events import InterruptEvent, TurnStarted
+from protocol.wyoming_events import DetectionEvent, InterruptEvent, TurnStarted
 
 CHUNK_BYTES = MIC_CHUNK_SAMPLES * MIC_FORMAT.width
 
@@ -145,10 +145,8 @@ class SimSatellite:
         assert peer is not None
         self.transcript_event.clear()
         # Our satellites add score and signal level to Wyoming's detection for room arbitration.
-        detection: dict[str, object] = {"name": wake_word, "score": score, "level_dbfs": level_dbfs}
-        if preroll_ms is not None:
-            detection["preroll_ms"] = preroll_ms
-        await peer.send(Event(type="detection", data=detection))
+        await peer.send(DetectionEvent(name=wake_word, score=score, level_dbfs=level_dbfs,
+                                       preroll_ms=preroll_ms or 0.0).event())
         await peer.send(RunPipeline(start_stage=PipelineStage.ASR, end_stage=PipelineStage.TTS).event())
         await peer.send(AudioStart(rate=MIC_FORMAT.rate, width=MIC_FORMAT.width, channels=MIC_FORMAT.channels).event())
         self._streaming = True

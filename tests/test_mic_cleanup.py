@@ -36,5 +36,5 @@ async def test_noise_suppression_quiets_a_noisy_idle_room(mocker) -> None:
 
 
 def test_the_clean_up_stage_exists_only_when_asked_for() -> None:
-    assert build_core(settings(), Player()).cleanup is None
-    assert build_core(settings(auto_gain=True), Player()).cleanup is not None
+    assert build_core(settings(), Player()).mic.cleanup is None
+    assert build_core(settings(auto_gain=True), Player()).mic.cleanup is not None

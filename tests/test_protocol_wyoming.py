@@ -21,13 +21,18 @@ from wyoming.tts import Synthesize
 from wyoming.vad import VoiceStarted, VoiceStopped
 from wyoming.wake import Detection
 
+from protocol.audio import MIC_FORMAT, AudioFormatError
 from protocol.framing import FrameError, FrameLimits, read_frame, stream_limit, write_frame
 from protocol.payloads import InterruptReason
 from protocol.wyoming_events import (
     EXTENSION_EVENTS,
     STANDARD_EVENTS,
+    STOCK_WAKE_LEVEL_DBFS,
+    STOCK_WAKE_SCORE,
+    DetectionEvent,
     InterruptEvent,
     TurnStarted,
+    audio_event_format,
     run_satellite,
     strips_wake_phrase,
 )
@@ -58,6 +63,7 @@ SAMPLES: list[Eventable] = [
     Error(text="bad frame", code="bad_json"),
     InterruptEvent(reason=InterruptReason.WAKE_WORD, turn_id="t1"),
     TurnStarted(turn_id="t1"),
+    DetectionEvent(name="hey_jarvis", score=0.93, level_dbfs=-21.5, near_miss=0.41, preroll_ms=1200),
 ]
 
 
@@ -145,3 +151,46 @@ def test_run_satellite_says_whether_the_driver_cuts_the_wake_phrase():
     assert RunSatellite.is_type(ours.type) and strips_wake_phrase(ours)
     assert not strips_wake_phrase(RunSatellite().event())  # Home Assistant, a stock driver
     assert not strips_wake_phrase(run_satellite(strips_wake_phrase=False))
+
+
+def test_a_stock_detection_reads_with_the_documented_defaults():
+    """A stock wyoming-satellite sends Wyoming's detection: name (and a timestamp), nothing of ours."""
+    ours = DetectionEvent.from_event(Detection(name="ok_nabu", timestamp=1234).event())
+    assert ours == DetectionEvent(name="ok_nabu", score=STOCK_WAKE_SCORE, level_dbfs=STOCK_WAKE_LEVEL_DBFS,
+                                  near_miss=None, preroll_ms=0.0)
+
+
+@pytest.mark.parametrize("data", [
+    {"name": "hey_jarvis", "score": "high", "level_dbfs": 3.0, "near_miss": 7, "preroll_ms": -80},
+    {"name": "hey_jarvis", "score": True, "level_dbfs": None, "near_miss": "x", "preroll_ms": 10**9},
+    {"name": "hey_jarvis", "score": 0, "level_dbfs": [1], "near_miss": -0.1, "preroll_ms": "1200"},
+])
+def test_a_detection_with_nonsense_fields_reads_as_a_stock_one(data):
+    """A wake happened whatever its extra fields say: out-of-range or mistyped ones read as absent, never raise."""
+    assert DetectionEvent.from_event(Event(type="detection", data=data)) == DetectionEvent(name="hey_jarvis")
+
+
+def test_our_detection_is_wyomings_detection_to_a_stock_reader():
+    """Home Assistant reads our detection with Wyoming's own class: the name survives, our fields ride along."""
+    event = DetectionEvent(name="hey_jarvis", score=0.8, level_dbfs=-30.0, preroll_ms=0).event()
+    assert Detection.is_type(event.type) and Detection.from_event(event).name == "hey_jarvis"
+    assert event.data["preroll_ms"] == 0 and "near_miss" not in event.data
+
+
+@pytest.mark.parametrize(("data", "payload", "kwargs", "problem"), [
+    ({"rate": 16000, "width": 2, "channels": 1}, b"\x00" * 3, {}, "whole number"),
+    ({"rate": 22050, "width": 2, "channels": 2}, b"", {"mono": True}, "mono"),
+    ({"rate": 22050, "width": 2, "channels": 1}, b"", {"expected": MIC_FORMAT}, "16000 Hz"),
+    ({"rate": "16000", "width": 2, "channels": 1}, b"", {}, "integers"),
+    ({"width": 2, "channels": 1}, b"", {}, "integers"),
+])
+def test_audio_events_are_refused_with_a_reason(data, payload, kwargs, problem):
+    with pytest.raises(AudioFormatError, match=problem) as err:
+        audio_event_format(Event(type="audio-chunk", data=data, payload=payload), **kwargs)
+    assert err.value.code == "bad_audio_format"
+
+
+def test_a_good_audio_event_gives_its_format():
+    event = AudioChunk(rate=22050, width=2, channels=1, audio=bytes(4096)).event()
+    assert audio_event_format(event, mono=True).rate == 22050
+    assert audio_event_format(AudioStart(rate=16000, width=2, channels=1).event(), expected=MIC_FORMAT) == MIC_FORMAT

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from protocol.audio import MIC_FORMAT
+from protocol.end_of_speech import MAX_SPEECH_MS, NO_SPEECH_MS, SILENCE_MS, SpeechEnd, SpeechEndRule
 
 WINDOW_SAMPLES = 512
 CONTEXT_SAMPLES = 64
@@ -54,16 +55,19 @@ class StreamingSilero:
 
 @dataclass(frozen=True)
 class EndpointSettings:
-    silence_ms: int = 700
-    """Silence after speech that ends the utterance."""
+    """The end-of-speech limits (defaults shared with the satellite's decider: protocol/end_of_speech.py)."""
+
+    silence_ms: int = SILENCE_MS
+    """Silence after speech that ends the utterance, ms."""
     command_silence_ms: int = 0
     """Silence that ends it when the speculative transcript is already a complete fast-path command
-    ("turn on the kitchen lights"); 0: off. Never longer than ``silence_ms`` in effect."""
-    no_speech_ms: int = 5000
-    """Give up when nobody speaks this long after the turn opened."""
-    max_ms: int = 15000
-    """Hard maximum for one utterance, so a turn never hangs on a noisy room."""
+    ("turn on the kitchen lights"), ms; 0: off. Never longer than ``silence_ms`` in effect."""
+    no_speech_ms: int = NO_SPEECH_MS
+    """Give up when nobody speaks this long after the turn opened, ms."""
+    max_ms: int = MAX_SPEECH_MS
+    """Hard maximum for one utterance, ms, so a turn never hangs on a noisy room."""
     threshold: float = 0.5
+    """Silero's speech probability above which a window is speech."""
 
 
 class Endpointer:
@@ -80,7 +84,8 @@ class Endpointer:
         """Position in the audio where the last voiced window ended."""
         self.speech_end_t: float | None = None
         """Hub clock time the audio holding the last voiced window arrived."""
-        self.reason: str | None = None
+        self.reason: SpeechEnd | None = None
+        self._rule = SpeechEndRule(settings.silence_ms, settings.no_speech_ms, settings.max_ms)
         self.longest_pause_ms = 0.0
         """Longest silence between two voiced windows: how long people here pause mid-sentence."""
 
@@ -101,12 +106,6 @@ class Endpointer:
     def finished(self) -> bool:
         if self.reason is not None:
             return True
-        s = self._settings
-        if self.audio_ms >= s.max_ms:
-            self.reason = "max_length"
-        elif not self.heard_speech and self.audio_ms >= s.no_speech_ms:
-            self.reason = "no_speech"
-        elif (self.heard_speech and self.speech_end_audio_ms is not None
-              and self.audio_ms - self.speech_end_audio_ms >= s.silence_ms):
-            self.reason = "silence"
+        silence_run_ms = self.audio_ms - (self.speech_end_audio_ms or 0.0)
+        self.reason = self._rule.decide(self.audio_ms, self.heard_speech, silence_run_ms)
         return self.reason is not None

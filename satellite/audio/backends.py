@@ -23,14 +23,14 @@ from typing import Any, BinaryIO, Protocol
 import numpy as np
 
 from common.pcm import resample_pcm
-from protocol.audio import MIC_FORMAT
+from protocol.audio import MIC_CHUNK_SAMPLES, MIC_FORMAT
 from satellite.audio.player import Player
 from satellite.settings import AudioSettings
 
 _LOGGER = logging.getLogger(__name__)
 
-BLOCK_SAMPLES = 1280
-"""80 ms: one openwakeword frame."""
+BLOCK_SAMPLES = MIC_CHUNK_SAMPLES
+"""80 ms: one openwakeword frame, and one chunk of the stream to the hub."""
 BLOCK_BYTES = BLOCK_SAMPLES * MIC_FORMAT.width
 BLOCK_S = BLOCK_SAMPLES / MIC_FORMAT.rate
 

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from common.pcm import level_dbfs
-from protocol.audio import MIC_FORMAT
+from protocol.audio import MIC_CHUNK_SAMPLES, MIC_FORMAT
+from protocol.end_of_speech import MAX_SPEECH_MS, NO_SPEECH_MS, SILENCE_MS, SpeechEnd, SpeechEndRule
 
 
 class WebRtcSpeechDetector:
@@ -110,21 +111,21 @@ def speech_detector(engine: str, threshold: float, aggressiveness: int, *, noise
         SileroSpeechDetector(threshold) if engine == "silero" else WebRtcSpeechDetector(aggressiveness))
     if noise_margin_db <= 0:
         return inner
-    block_s = 1280 / MIC_FORMAT.rate
+    block_s = MIC_CHUNK_SAMPLES / MIC_FORMAT.rate
     return NoiseFloorGate(inner, noise_margin_db, max(1, round(noise_window_s / block_s)))
 
 
 @dataclass
 class EndOfSpeech:
-    """Decides when a command is over: a silence window after speech, or a hard limit."""
+    """Decides when a command is over: :mod:`protocol.end_of_speech`'s rule (the hub's too) on this VAD's blocks."""
 
-    silence_ms: int
-    no_speech_ms: int
-    max_ms: int
+    silence_ms: int = SILENCE_MS
+    no_speech_ms: int = NO_SPEECH_MS
+    max_ms: int = MAX_SPEECH_MS
     heard_ms: float = 0.0
     speech_ms: float = 0.0
     silence_run_ms: float = 0.0
-    reason: str | None = None
+    reason: SpeechEnd | None = None
 
     def feed(self, block: bytes, speech: bool) -> bool:
         duration = MIC_FORMAT.duration_ms(len(block))
@@ -134,10 +135,6 @@ class EndOfSpeech:
             self.silence_run_ms = 0.0
         else:
             self.silence_run_ms += duration
-        if self.heard_ms >= self.max_ms:
-            self.reason = "max_length"
-        elif self.speech_ms == 0 and self.heard_ms >= self.no_speech_ms:
-            self.reason = "no_speech"
-        elif self.speech_ms > 0 and self.silence_run_ms >= self.silence_ms:
-            self.reason = "silence"
+        rule = SpeechEndRule(self.silence_ms, self.no_speech_ms, self.max_ms)
+        self.reason = rule.decide(self.heard_ms, self.speech_ms > 0, self.silence_run_ms) or self.reason
         return self.reason is not None
