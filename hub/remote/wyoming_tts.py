@@ -18,13 +18,15 @@ from collections.abc import AsyncIterator, Sequence
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
 from wyoming.client import AsyncTcpClient
 from wyoming.error import Error
+from wyoming.event import Event
 from wyoming.tts import Synthesize
 
 from common.pcm import resample_pcm
 from hub.pipeline.tts import Synthesizer, TtsError
 from hub.remote.pool import ServerPool, parse_tcp
 from hub.remote.wyoming_stt import describe
-from protocol.audio import TTS_FORMAT, PcmFormat
+from protocol.audio import TTS_FORMAT, AudioFormatError, PcmFormat
+from protocol.wyoming_events import audio_event_format
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -86,21 +88,24 @@ class RemoteTextToSpeech:
         out = self.audio_format
         async with AsyncTcpClient(host, port) as client:
             await client.write_event(Synthesize(text=text).event())
-            rate = out.rate
             while True:
                 event = await asyncio.wait_for(client.read_event(), self._timeout_s)
                 if event is None:
                     raise ConnectionError("the server closed the connection before audio-stop")
                 if AudioStart.is_type(event.type):
-                    start = AudioStart.from_event(event)
-                    if start.width != out.width or start.channels != out.channels:
-                        raise ConnectionError(f"the server speaks {start.width * 8}-bit {start.channels}-channel audio")
-                    rate = start.rate
+                    _server_format(event)
                 elif AudioChunk.is_type(event.type):
-                    chunk = AudioChunk.from_event(event)
-                    yield resample_pcm(chunk.audio, chunk.rate or rate, out.rate)
+                    yield resample_pcm(event.payload or b"", _server_format(event).rate, out.rate)
                 elif AudioStop.is_type(event.type):
                     return
                 elif Error.is_type(event.type):
                     error = Error.from_event(event)
                     raise ConnectionError(f"the server refused: {error.text} ({error.code})")
+
+
+def _server_format(event: Event) -> PcmFormat:
+    """protocol's one audio check (16-bit mono, a rate worth resampling); a server failing it is a failed server."""
+    try:
+        return audio_event_format(event, mono=True)
+    except AudioFormatError as err:
+        raise ConnectionError(f"the server's audio is refused: {err}") from err
