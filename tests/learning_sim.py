@@ -13,9 +13,11 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from hub.conversation.events import ConversationEvent, EventKind
+from hub.conversation import event_data as ev
+from hub.conversation.events import ConversationEvent, EventData
 from hub.learning.contract import END_OF_SPEECH, WAKE_THRESHOLD
 from hub.learning.learner import Learner
+from protocol.payloads import InterruptReason, TurnOutcome
 
 COMMANDS = ("set a timer for ten minutes", "what is the weather like tomorrow", "play some quiet music please",
             "tell me about the moon", "how far away is the sun", "remind me to call grandma tonight")
@@ -52,9 +54,8 @@ class Simulation:
         self.styles: dict[str, list[str]] = {h.room: [] for h in households}
         self._sink = sink or learner
 
-    def emit(self, satellite: str, kind: EventKind, turn_id: str | None, **data: object) -> None:
-        self._sink(ConversationEvent(satellite, kind, t=self.t, wall=START_WALL + self.t, turn_id=turn_id,
-                                     data=data))
+    def emit(self, satellite: str, turn_id: str | None, data: EventData) -> None:
+        self._sink(ConversationEvent(satellite, data, t=self.t, wall=START_WALL + self.t, turn_id=turn_id))
 
     def run(self, turns_per_room: int) -> None:
         for _ in range(turns_per_room):
@@ -69,11 +70,12 @@ class Simulation:
         window = self.learner.value(room, END_OF_SPEECH)
         if home.tv_false_wake and rng.random() < home.tv_false_wake and rng.uniform(*home.tv_scores) >= threshold:
             turn_id = f"t{self.turns}x"
-            self.emit(satellite, EventKind.TURN_STARTED, turn_id, room=room, wake_word="hey_jarvis", listen=True)
+            self.emit(satellite, turn_id, ev.TurnStarted(room=room, wake=ev.Wake(wake_word="hey_jarvis"), listen=True))
             self.t += 5.0
-            self.emit(satellite, EventKind.SPEECH_ENDED, turn_id, by="hub", silence_ms=window)
-            self.emit(satellite, EventKind.TRANSCRIPT, turn_id, text="")
-            self.emit(satellite, EventKind.TURN_ENDED, turn_id, outcome="timeout", transcript="", response="")
+            self.emit(satellite, turn_id, ev.SpeechEnded(by=ev.EndOfSpeech.HUB, speech_end_t=self.t,
+                                                         silence_ms=window))
+            self.emit(satellite, turn_id, ev.Transcript(text="", audio_ms=5000.0, stt_ms=100.0))
+            self.emit(satellite, turn_id, ev.TurnEnded(outcome=TurnOutcome.TIMEOUT))
             self.false_wakes[room].append(True)
             self.t += 30.0
         attempts = 0
@@ -85,29 +87,28 @@ class Simulation:
                 return  # gave up
         self.false_wakes[room].append(False)
         turn_id = f"t{self.turns}"
-        wake: dict[str, object] = {"room": room, "wake_word": "hey_jarvis", "listen": True}
-        if near_miss:
-            wake["near_miss"] = 0.4
-        self.emit(satellite, EventKind.TURN_STARTED, turn_id, **wake)
-        self.emit(satellite, EventKind.SPEECH_STARTED, turn_id)
+        wake = ev.Wake(wake_word="hey_jarvis", near_miss=0.4 if near_miss else None)
+        self.emit(satellite, turn_id, ev.TurnStarted(room=room, wake=wake, listen=True))
+        self.emit(satellite, turn_id, ev.SpeechStarted())
         pause = max(0.0, rng.gauss(*home.pause_ms))
         cut = pause >= window
         self.cut_offs[room].append(cut)
         self.t += 2.0
         request = COMMANDS[self.turns % len(COMMANDS)]
         text = " ".join(request.split()[:3]) + " the" if cut else request  # cut off: the sentence dangles
-        self.emit(satellite, EventKind.SPEECH_ENDED, turn_id, by="satellite", silence_ms=window,
-                  pause_ms=rng.uniform(60, 140) if cut else pause)
-        self.emit(satellite, EventKind.TRANSCRIPT, turn_id, text=text)
+        self.emit(satellite, turn_id, ev.SpeechEnded(by=ev.EndOfSpeech.SATELLITE, speech_end_t=self.t,
+                                                     silence_ms=window,
+                                                     pause_ms=rng.uniform(60, 140) if cut else pause))
+        self.emit(satellite, turn_id, ev.Transcript(text=text, audio_ms=2000.0, stt_ms=150.0))
         style = self.learner.style_for(satellite, room)
         self.styles[room].append(style)
-        self.emit(satellite, EventKind.LLM_STARTED, turn_id, prompt="...", style=style)
-        self.emit(satellite, EventKind.AUDIO_STARTED, turn_id)
+        self.emit(satellite, turn_id, ev.LlmStarted(prompt="...", style=style))
+        self.emit(satellite, turn_id, ev.AudioStarted())
         self.t += 2.0
         if home.interrupt and rng.random() < home.interrupt.get(style, 0.0):
-            self.emit(satellite, EventKind.INTERRUPTED, turn_id, reason="wake_word", spoken="")
-            self.emit(satellite, EventKind.TURN_ENDED, turn_id, outcome="interrupted", transcript=text, response="")
+            self.emit(satellite, turn_id, ev.Interrupted(reason=InterruptReason.WAKE_WORD, spoken=""))
+            self.emit(satellite, turn_id, ev.TurnEnded(outcome=TurnOutcome.INTERRUPTED, transcript=text))
         else:
-            self.emit(satellite, EventKind.TURN_ENDED, turn_id, outcome="done", transcript=text, response="ok")
+            self.emit(satellite, turn_id, ev.TurnEnded(outcome=TurnOutcome.DONE, transcript=text, response="ok"))
         follows = home.follow_up is not None and rng.random() < home.follow_up.get(style, 0.0)
         self.t += 3.0 if follows else 40.0

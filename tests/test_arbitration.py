@@ -6,7 +6,8 @@ import asyncio
 
 import pytest
 
-from hub.conversation.events import EventKind, EventRecorder
+from hub.conversation.bus import EventRecorder
+from hub.conversation.events import EventKind
 from protocol.payloads import ArbitrationDecision
 from testbed.audio_fixtures import scale
 from testbed.simsat import SimSatellite
@@ -36,7 +37,7 @@ async def test_louder_room_answers_and_the_other_stands_down(broker, hub_models,
             await asyncio.sleep(0.05)
     for satellite in (kitchen, hall):
         await satellite.close()
-    assert ended.satellite == "kitchen" and ended.data["handler"] == "time"
+    assert ended.satellite == "kitchen" and ended.data.handler == "time"
     assert [e.satellite for e in recorder.events if e.kind is EventKind.TURN_STARTED] == ["kitchen"]
     assert [e.satellite for e in recorder.events if e.kind is EventKind.ARBITRATION_LOST] == ["hall"]
     assert kitchen.answers and not hall.answers

@@ -19,7 +19,8 @@ import pytest
 
 from common.broker import Role
 from hub.app import Hub
-from hub.conversation.events import ConversationEvent, EventKind, EventRecorder
+from hub.conversation.bus import EventRecorder
+from hub.conversation.events import ConversationEvent, EventKind
 from hub.settings import HubSettings
 from hub.storage.replay import load, replay
 from protocol.payloads import TurnReport
@@ -96,12 +97,12 @@ async def ask(satellite: SimSatellite, recorder: EventRecorder, pcm: bytes) -> C
     await satellite.say(pcm)
     ended = await recorder.wait_for(
         lambda e: e.kind is EventKind.TURN_ENDED and recorder.events.index(e) >= seen, 60)
-    print(f"heard {ended.data['transcript']!r}, said {ended.data['response']!r}")  # shown when a test fails
+    print(f"heard {ended.data.transcript!r}, said {ended.data.response!r}")  # shown when a test fails
     return ended
 
 
 def actions(recorder: EventRecorder, turn_id: str | None) -> dict[str, str]:
-    return {e.data["entity"]: e.data["result"] for e in recorder.events
+    return {e.data.entity: e.data.result for e in recorder.events
             if e.kind is EventKind.DEVICE_ACTION and e.turn_id == turn_id}
 
 
@@ -119,40 +120,40 @@ async def test_spoken_commands_switch_discovered_devices_and_are_confirmed(home_
 
         ended = await ask(kitchen, recorder, speech("Turn on the kettle."))
         assert d["kettle"].state["POWER"] == "1"
-        assert ended.data["response"] == "Turned on the kettle."
+        assert ended.data.response == "Turned on the kettle."
         assert actions(recorder, ended.turn_id) == {"switch.kettle": "confirmed"}
 
         # No room said: the satellite's own room. The office lights stay off.
         ended = await ask(kitchen, recorder, speech("Turn on the lights."))
         assert d["kitchen_light"].state["state"] == "ON"
         assert d["ceiling_light"].state["state"] == "OFF" and d["desk_lamp"].state["state"] == "OFF"
-        assert ended.data["response"] == "Turned on the kitchen light."
+        assert ended.data.response == "Turned on the kitchen light."
 
         ended = await ask(kitchen, recorder, speech("Turn on the lights in the office."))
         assert d["ceiling_light"].state["state"] == "ON" and d["desk_lamp"].state["state"] == "ON"
         assert d["office_reading_lamp"].state["state"] == "ON"
-        assert ended.data["response"] == "Turned on 3 lights in the office."
+        assert ended.data.response == "Turned on 3 lights in the office."
 
         ended = await ask(kitchen, recorder, speech("Turn the desk light brightness to 40 percent."))
         assert d["desk_lamp"].state["brightness"] == round(0.4 * 255)
-        assert ended.data["response"] == "Set the desk light to 40 percent."
+        assert ended.data.response == "Set the desk light to 40 percent."
 
         ended = await ask(kitchen, recorder, speech("Open the bedroom blinds."))
         assert d["bedroom_blinds"].state["position"] == 100
-        assert ended.data["response"] == "Opened the bedroom blinds."
+        assert ended.data.response == "Opened the bedroom blinds."
 
         ended = await ask(kitchen, recorder, speech("Set the thermostat to 21 degrees."))
         assert d["thermostat"].state["target"] == 21.0
-        assert ended.data["response"] == "Set the thermostat to 21 degrees."
+        assert ended.data.response == "Set the thermostat to 21 degrees."
 
         ended = await ask(kitchen, recorder, speech("Is the kettle on?"))
-        assert ended.data["response"] == "Yes, the kettle is on."
+        assert ended.data.response == "Yes, the kettle is on."
         assert actions(recorder, ended.turn_id) == {}
 
         ended = await ask(kitchen, recorder, speech("Turn off all the lights."))
         lights = [d[k] for k in ("kitchen_light", "ceiling_light", "desk_lamp", "office_reading_lamp")]
         assert all(light.state["state"] == "OFF" for light in lights)
-        assert ended.data["handler"] == "turn_off"
+        assert ended.data.handler == "turn_off"
 
         # The two broken configs were skipped; everything else was found.
         assert hub.home.backends[0].skipped_configs == 2  # type: ignore[attr-defined]
@@ -174,22 +175,22 @@ async def test_silent_device_unknown_device_and_a_question_back(home_broker, hub
         # The porch light takes the command but never reports: the hub must not claim success.
         ended = await ask(kitchen, recorder, speech("Turn on the porch light."))
         assert d["porch_light"].commands, "the command was sent"
-        assert ended.data["response"] == "The porch light did not respond."
+        assert ended.data.response == "The porch light did not respond."
         action = next(e for e in recorder.events if e.kind is EventKind.DEVICE_ACTION and e.turn_id == ended.turn_id)
-        assert action.data["result"] == "no_response" and action.data["ms"] >= CONFIRM_TIMEOUT_S * 1000
+        assert action.data.result == "no_response" and action.data.ms >= CONFIRM_TIMEOUT_S * 1000
 
         ended = await ask(kitchen, recorder, speech("Turn on the toaster."))
-        assert ended.data["response"].startswith("I don't know the toaster. In the kitchen I know the kitchen light")
+        assert ended.data.response.startswith("I don't know the toaster. In the kitchen I know the kitchen light")
         assert not actions(recorder, ended.turn_id)
 
         # Two reading lamps, neither in the kitchen: ask once, and the next answer completes the command.
         ended = await ask(kitchen, recorder, speech("Turn on the reading lamp."))
-        assert ended.data["response"] == "The bedroom reading lamp or the office reading lamp?"
+        assert ended.data.response == "The bedroom reading lamp or the office reading lamp?"
         assert not actions(recorder, ended.turn_id)
         ended = await ask(kitchen, recorder, speech("The one in the office."))
         assert d["office_reading_lamp"].state["state"] == "ON"
         assert d["bedroom_reading_lamp"].state["state"] == "OFF"
-        assert ended.data["response"] == "Turned on the reading lamp."
+        assert ended.data.response == "Turned on the reading lamp."
         assert hub.recorder is not None
         session = hub.recorder.path
     await kitchen.close()
@@ -218,7 +219,7 @@ async def test_timer_survives_a_hub_restart_and_rings_on_its_satellite(broker, h
         await asyncio.wait_for(kitchen.running.wait(), 10)
         recorder = EventRecorder(hub.bus)
         ended = await ask(kitchen, recorder, speech("Set a timer for 8 seconds."))
-        assert ended.data["response"] == "Timer set for 8 seconds."
+        assert ended.data.response == "Timer set for 8 seconds."
         started = [TimerStarted.from_event(e) for e in kitchen.received if TimerStarted.is_type(e.type)]
         assert len(started) == 1
     finally:
@@ -230,10 +231,10 @@ async def test_timer_survives_a_hub_restart_and_rings_on_its_satellite(broker, h
         recorder = EventRecorder(hub.bus)
         assert [t.id for t in hub.timers.running("kitchen")] == [started[0].id]
         announced = await recorder.wait_for(
-            lambda e: e.kind is EventKind.TURN_ENDED and e.data.get("handler") == "announce", 30)
+            lambda e: e.kind is EventKind.TURN_ENDED and e.data.handler == "announce", 30)
         finished = [TimerFinished.from_event(e) for e in kitchen.received if TimerFinished.is_type(e.type)]
         assert [f.id for f in finished] == [started[0].id]
-        assert announced.data["response"] == "The 8 second timer is done."
+        assert announced.data.response == "The 8 second timer is done."
         assert not hub.timers.running("kitchen")
         assert not hub.store.query("SELECT id FROM timers")
     finally:
@@ -281,14 +282,14 @@ async def test_spoken_commands_change_real_home_assistant_entities(home_assistan
 
         ended = await ask(kitchen, recorder, speech("Turn on the coffee machine."))  # an alias set in HA
         assert (await state("switch.coffee_maker"))["state"] == "on"
-        assert ended.data["response"] == "Turned on the coffee maker."
+        assert ended.data.response == "Turned on the coffee maker."
         assert actions(recorder, ended.turn_id) == {"switch.coffee_maker": "confirmed"}
 
         ended = await ask(kitchen, recorder, speech("Turn on the lights."))  # the satellite's room
         assert (await state("light.kitchen_ceiling"))["state"] == "on"
         assert (await state("light.kitchen_counter"))["state"] == "on"
         assert (await state("light.living_room_lamp"))["state"] == "off"
-        assert ended.data["response"] == "Turned on the kitchen ceiling and the kitchen counter."
+        assert ended.data.response == "Turned on the kitchen ceiling and the kitchen counter."
 
         ended = await ask(kitchen, recorder, speech("Turn on the lights in the living room."))
         assert (await state("light.living_room_lamp"))["state"] == "on"
@@ -297,18 +298,18 @@ async def test_spoken_commands_change_real_home_assistant_entities(home_assistan
         ended = await ask(kitchen, recorder, speech("Set the ceiling light to 50 percent."))
         assert abs((await state("light.kitchen_ceiling"))["attributes"]["brightness"] - 128) <= 3
         assert (await state("light.bedroom_ceiling"))["state"] == "off"
-        assert ended.data["response"] == "Set the kitchen ceiling to 50 percent."
+        assert ended.data.response == "Set the kitchen ceiling to 50 percent."
 
         ended = await ask(kitchen, recorder, speech("Open the bedroom blind."))
         assert (await state("cover.bedroom_blind"))["state"] == "open"
-        assert ended.data["response"] == "Opened the bedroom blind."
+        assert ended.data.response == "Opened the bedroom blind."
 
         ended = await ask(kitchen, recorder, speech("Set the heating to 21 degrees."))
         assert (await state("climate.living_room_thermostat"))["attributes"]["temperature"] == 21
-        assert ended.data["response"] == "Set the living room thermostat to 21 degrees."
+        assert ended.data.response == "Set the living room thermostat to 21 degrees."
 
         ended = await ask(kitchen, recorder, speech("Is the coffee machine on?"))
-        assert ended.data["response"] == "Yes, the coffee maker is on."
+        assert ended.data.response == "Yes, the coffee maker is on."
 
         ended = await ask(kitchen, recorder, speech("Turn off all the lights."))
         for light in ("light.kitchen_ceiling", "light.kitchen_counter", "light.living_room_lamp"):
@@ -326,10 +327,10 @@ async def test_assist_answers_what_our_matcher_does_not_know(home_assistant, hub
     async with hub_on_home_assistant(ha, hub_models, [kitchen], tmp_path / "hub", assist_fallback=True) as hub:
         recorder = EventRecorder(hub.bus)
         ended = await ask(kitchen, recorder, speech("Is anyone home?"))
-        assert ended.data["handler"] == "assist"
-        assert ended.data["response"] == "No"  # the test home has no person entities
+        assert ended.data.handler == "assist"
+        assert ended.data.response == "No"  # the test home has no person entities
         ended = await ask(kitchen, recorder, speech("Turn on the coffee machine."))  # ours still comes first
-        assert ended.data["handler"] == "turn_on"
+        assert ended.data.handler == "turn_on"
     await kitchen.close()
 
 
@@ -352,10 +353,10 @@ async def test_home_assistant_down_is_said_and_the_hub_keeps_answering(hub_model
         await asyncio.wait_for(kitchen.running.wait(), 10)
         recorder = EventRecorder(hub.bus)
         ended = await ask(kitchen, recorder, speech("Turn on the coffee machine."))
-        assert ended.data["response"].startswith("I can't reach Home Assistant right now")
+        assert ended.data.response.startswith("I can't reach Home Assistant right now")
         assert "home_assistant" in hub.problems  # and on hub/state, for people and Home Assistant's own MQTT view
         ended = await ask(kitchen, recorder, speech("What time is it?"))
-        assert ended.data["handler"] == "time" and ended.data["response"].startswith("It's ")
+        assert ended.data.handler == "time" and ended.data.response.startswith("It's ")
     finally:
         await hub.close()
         await kitchen.close()

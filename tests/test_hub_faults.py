@@ -7,7 +7,8 @@ import socket
 
 import pytest
 
-from hub.conversation.events import EventKind, EventRecorder
+from hub.conversation.bus import EventRecorder
+from hub.conversation.events import EventKind
 from testbed.simsat import SimSatellite
 from tests.test_hub_turns import running_hub
 
@@ -38,9 +39,9 @@ async def test_satellite_killed_mid_turn_frees_its_session_and_comes_back(broker
         await back.say(speech("What time is it?"))
         second = await recorder.wait_for(lambda e: e.kind is EventKind.TURN_ENDED and e.t > ended.t, 60)
         await back.close()
-    assert ended.data["outcome"] == "interrupted"  # whichever side noticed the lost socket first
-    assert cut.data["reason"] == "satellite_lost"
-    assert second.data["handler"] == "time"
+    assert ended.data.outcome == "interrupted"  # whichever side noticed the lost socket first
+    assert cut.data.reason == "satellite_lost"
+    assert second.data.handler == "time"
 
 
 async def test_a_satellite_that_stops_reading_does_not_slow_the_other_room(broker, hub_models, speech, tmp_path):
@@ -61,5 +62,5 @@ async def test_a_satellite_that_stops_reading_does_not_slow_the_other_room(broke
         dropped = hub.metrics().audio_dropped_total
     for satellite in (stuck, kitchen):
         await satellite.close()
-    assert ended.data["outcome"] == "done" and ended.data["handler"] == "time"
+    assert ended.data.outcome == "done" and ended.data.handler == "time"
     assert dropped > 0  # counted, and the hub's memory for that peer stayed bounded

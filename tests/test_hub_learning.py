@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from hub.conversation.events import EventKind, EventRecorder
+from hub.conversation.bus import EventRecorder
+from hub.conversation.events import EventKind
 from hub.learning.contract import END_OF_SPEECH, Proposal
 from hub.storage.recorder import session_path
 from hub.storage.replay import load, replay
@@ -51,7 +52,7 @@ async def test_a_recorded_session_replays_to_the_same_transitions_and_decisions(
 
     result = replay(recording)
     assert result.matches, result.first_difference()
-    live_transitions = [(e.satellite, e.turn_id, e.data["from"], e.data["to"])
+    live_transitions = [(e.satellite, e.turn_id, e.data.before, e.data.after)
                         for e in live.events if e.kind is EventKind.STATE_CHANGED]
     assert result.replayed_transitions == live_transitions and len(live_transitions) >= 8
     assert any(d[2] == "style" for d in result.replayed_decisions)  # the style chosen for the LLM turn
@@ -65,14 +66,18 @@ async def test_a_recorded_session_replays_to_the_same_transitions_and_decisions(
 
 
 def test_a_tampered_recording_is_reported_as_different(tmp_path):
+    from hub.conversation import event_data as ev
     from hub.conversation.events import ConversationEvent
     from hub.storage.recorder import SessionRecorder
+    from protocol.payloads import ConversationPhase, TurnOutcome
 
     recorder = SessionRecorder(tmp_path, lambda: {})
-    for kind, data in ((EventKind.TURN_STARTED, {"room": "Hall", "listen": True}), (EventKind.SPEECH_ENDED, {}),
-                       (EventKind.STATE_CHANGED, {"from": "idle", "to": "listening"}),
-                       (EventKind.TURN_ENDED, {"outcome": "done"})):
-        recorder(ConversationEvent("hall", kind, turn_id="t1", data=data))
+    for data in (ev.TurnStarted(room="Hall", listen=True),
+                 ev.SpeechEnded(by=ev.EndOfSpeech.SILENCE, speech_end_t=1.0),
+                 ev.StateChanged(before=ConversationPhase.IDLE, after=ConversationPhase.LISTENING,
+                                 cause=EventKind.TURN_STARTED),
+                 ev.TurnEnded(outcome=TurnOutcome.DONE)):
+        recorder(ConversationEvent("hall", data, turn_id="t1"))
     recorder.close()
     result = replay(load(recorder.path))
     assert not result.matches
@@ -99,7 +104,7 @@ async def test_memory_and_learning_survive_a_hub_restart(broker, hub_models, spe
         recorder = EventRecorder(hub.bus)
         await one_turn(hub, kitchen, speech("What is my name?"))
         llm = next(e for e in recorder.events if e.kind is EventKind.LLM_STARTED)
-        assert "the user's name is Sam" in llm.data["prompt"].replace("sam", "Sam")
+        assert "the user's name is Sam" in llm.data.prompt.replace("sam", "Sam")
     await kitchen.close()
 
 

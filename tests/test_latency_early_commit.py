@@ -18,7 +18,8 @@ import pytest
 
 from common.local_broker import free_port
 from hub.adapters.metrics import start_metrics_server
-from hub.conversation.events import EventKind, EventRecorder
+from hub.conversation.bus import EventRecorder
+from hub.conversation.events import EventKind
 from hub.llm.base import LlmRequest
 from testbed.audio_fixtures import silence
 from testbed.simsat import SimSatellite
@@ -77,10 +78,10 @@ async def test_a_complete_command_ends_listening_on_the_short_window(broker, hub
     assert "hearth_hub_speculation_early_commits 1.0" in scraped  # what an operator's Prometheus sees
 
     speech_ended = first(recorder, EventKind.SPEECH_ENDED)
-    assert speech_ended.data["by"] == "command"
-    waited = speech_ended.t - speech_ended.data["speech_end_t"]
+    assert speech_ended.data.by == "command"
+    waited = speech_ended.t - speech_ended.data.speech_end_t
     assert waited < 2.5, f"listening ended {waited:.2f} s after the last voiced audio: the 3 s window was paid"
-    assert ended.data["handler"] == "time" and ended.data["response"].startswith("It's ")
+    assert ended.data.handler == "time" and ended.data.response.startswith("It's ")
     assert kitchen.answers and kitchen.answers[0].audio
     assert stats.early_commits == 1
 
@@ -99,14 +100,14 @@ async def test_speech_resuming_in_the_short_window_discards_the_guess(broker, hu
     await kitchen.close()
 
     speech_ended = first(recorder, EventKind.SPEECH_ENDED)
-    transcript = first(recorder, EventKind.TRANSCRIPT).data["text"].lower()
-    assert speech_ended.data["by"] != "command", transcript
+    transcript = first(recorder, EventKind.TRANSCRIPT).data.text.lower()
+    assert speech_ended.data.by != "command", transcript
     assert "time" in transcript and "london" in transcript, transcript
-    assert ended.data["handler"] != "time", ended.data  # not answered as the half heard before the pause
+    assert ended.data.handler != "time", ended.data  # not answered as the half heard before the pause
     # The guess "What time is it" was judged a complete command during the pause, then dropped when speech resumed.
     assert stats.commands_continued == 1 and stats.early_commits == 0, stats
     # ... and the turn tells the learning layer how long a pause after a whole command was (about 1.6 s).
-    assert speech_ended.data["command_guessed"] and 1300 < speech_ended.data["command_continued_ms"] < 1900
+    assert speech_ended.data.command_guessed and 1300 < speech_ended.data.command_continued_ms < 1900
 
 
 async def test_a_stale_guess_cancels_the_speculative_answer_and_the_answer_is_for_the_final_words(
@@ -127,37 +128,39 @@ async def test_a_stale_guess_cancels_the_speculative_answer_and_the_answer_is_fo
         stats = hub.services.speculation
     await kitchen.close()
 
-    transcript = first(recorder, EventKind.TRANSCRIPT).data["text"].lower()
+    transcript = first(recorder, EventKind.TRANSCRIPT).data.text.lower()
     assert "moon" in transcript and "sun" in transcript, transcript
-    assert first(recorder, EventKind.SPEECH_ENDED).data["by"] != "command"  # a question keeps the full window
+    assert first(recorder, EventKind.SPEECH_ENDED).data.by != "command"  # a question keeps the full window
     texts = [str(call["text"]).lower() for call in llm.calls]
     assert "moon" in texts[0] and "sun" not in texts[0], texts  # started on the guess made in the pause ...
     assert len(llm.calls) >= 2 and llm.calls[0]["closed"], llm.calls  # ... and dropped when speech resumed
     assert stats.llm_misses >= 1 and stats.llm_wasted_ms > 0
     started = first(recorder, EventKind.LLM_STARTED)
-    assert started.data["speculative"] == "hit"  # the final words' own speculative answer was adopted
-    assert "sun" in started.data["prompt"].lower().rsplit("moon", 1)[-1]
+    assert started.data.speculative == "hit"  # the final words' own speculative answer was adopted
+    assert "sun" in started.data.prompt.lower().rsplit("moon", 1)[-1]
     assert "sun" in texts[-1]  # the spoken answer came from the request with the final words
-    assert ended.data["handler"] == "llm" and ended.data["response"], ended.data
+    assert ended.data.handler == "llm" and ended.data.response, ended.data
 
 
 # -- the command window, learned per room within the learning contract (no models: the learner's own events) -------
 
 def _command_turns(learner, room: str, count: int, continued_ms: float | None, start: int = 0) -> None:
+    from hub.conversation import event_data as ev
     from hub.conversation.events import ConversationEvent
+    from protocol.payloads import TurnOutcome
 
     t = 1000.0 + 60 * start
     for index in range(start, start + count):
         turn_id = f"t{index}"
-        for kind, data in (
-                (EventKind.TURN_STARTED, {"room": room, "wake_word": "hey_jarvis", "listen": True}),
-                (EventKind.SPEECH_STARTED, {}),
-                (EventKind.SPEECH_ENDED, {"by": "command", "silence_ms": 700, "command_guessed": True,
-                                          "command_continued_ms": continued_ms}),
-                (EventKind.TRANSCRIPT, {"text": "turn on the kitchen light"}),
-                (EventKind.TURN_ENDED, {"outcome": "done", "transcript": "turn on the kitchen light"})):
+        for data in (
+                ev.TurnStarted(room=room, wake=ev.Wake(wake_word="hey_jarvis"), listen=True),
+                ev.SpeechStarted(),
+                ev.SpeechEnded(by=ev.EndOfSpeech.COMMAND, speech_end_t=t + 0.5, silence_ms=700.0,
+                               command_guessed=True, command_continued_ms=continued_ms),
+                ev.Transcript(text="turn on the kitchen light", audio_ms=1800.0, stt_ms=150.0),
+                ev.TurnEnded(outcome=TurnOutcome.DONE, transcript="turn on the kitchen light")):
             t += 1.0
-            learner(ConversationEvent(f"{room}-sat", kind, t=t, wall=1.7e9 + t, turn_id=turn_id, data=data))
+            learner(ConversationEvent(f"{room}-sat", data, t=t, wall=1.7e9 + t, turn_id=turn_id))
 
 
 def test_the_command_window_grows_when_people_go_on_close_to_it_and_shrinks_only_on_measured_pauses():

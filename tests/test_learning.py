@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from hub.learning.contract import END_OF_SPEECH, WAKE_THRESHOLD, Proposal
 from hub.learning.learner import Learner, LearningCommandError
 from hub.learning.rules import END_OF_SPEECH_FLOOR_MS, MIN_PAUSED_UTTERANCES, PARAMETERS, parameters
@@ -97,27 +99,32 @@ def test_the_floor_is_a_setting_and_a_value_learned_below_it_is_lifted() -> None
 
 
 def test_asked_to_repeat_is_a_signal_and_a_no_speech_wake_counts_as_false() -> None:
-    from hub.conversation.events import ConversationEvent, EventKind
+    from hub.conversation import event_data as ev
+    from hub.conversation.events import ConversationEvent, EventData
     from hub.learning.signals import SignalExtractor
+    from hub.pipeline.transcript import Doubt
+    from protocol.payloads import TurnOutcome
 
     extractor = SignalExtractor()
     t = 10.0
 
-    def turn(turn_id: str, *events: tuple[EventKind, dict[str, object]]) -> list:
+    def turn(turn_id: str, *events: EventData) -> list:
         nonlocal t
         out = []
-        for kind, data in ((EventKind.TURN_STARTED, {"room": "Hall", "wake_word": "hey_jarvis", "listen": True}),
-                           (EventKind.SPEECH_STARTED, {}), *events, (EventKind.TURN_ENDED, {"outcome": "done"})):
+        for data in (ev.TurnStarted(room="Hall", wake=ev.Wake(wake_word="hey_jarvis"), listen=True),
+                     ev.SpeechStarted(), *events, ev.TurnEnded(outcome=TurnOutcome.DONE)):
             t += 0.5
-            out += extractor.feed(ConversationEvent("hall", kind, t=t, wall=t, turn_id=turn_id, data=data))
+            out += extractor.feed(ConversationEvent("hall", data, t=t, wall=t, turn_id=turn_id))
         return out
 
-    asked = turn("a", (EventKind.TRANSCRIPT, {"text": "Jarvis.", "cleaned": "", "doubt": "fragment"}),
-                 (EventKind.ASKED_TO_REPEAT, {"reason": "fragment", "said": "Sorry, I didn't catch that."}),
-                 (EventKind.AUDIO_STARTED, {}))
+    def heard(text: str, **extra: Any) -> ev.Transcript:
+        return ev.Transcript(text=text, audio_ms=1500.0, stt_ms=200.0, **extra)
+
+    asked = turn("a", heard("Jarvis.", cleaned="", doubt=Doubt.FRAGMENT),
+                 ev.AskedToRepeat(reason=Doubt.FRAGMENT, said="Sorry, I didn't catch that."), ev.AudioStarted())
     t += 60
-    quiet = turn("b", (EventKind.TRANSCRIPT, {"text": "Thank you.", "doubt": "no_speech", "no_speech_prob": 0.93}))
-    plain = turn("c", (EventKind.TRANSCRIPT, {"text": "what time is it", "doubt": None}))
+    quiet = turn("b", heard("Thank you.", doubt=Doubt.NO_SPEECH, no_speech_prob=0.93))
+    plain = turn("c", heard("what time is it"))
     signals = {s.turn_id: s for s in [*asked, *quiet, *plain, *extractor.flush()]}
     assert signals["a"].asked_to_repeat and signals["a"].doubt == "fragment" and not signals["a"].false_wake
     assert signals["b"].false_wake and signals["b"].doubt == "no_speech" and not signals["b"].asked_to_repeat
@@ -241,24 +248,27 @@ def test_learning_state_survives_a_restart(tmp_path) -> None:
 
 def test_room_preference_learns_which_room_people_meant_and_arbitration_uses_it() -> None:
     from hub.conversation.arbitration import Arbiter, WakeClaim
-    from hub.conversation.events import ConversationEvent, EventKind
+    from hub.conversation.event_data import ArbitrationLost, TurnEnded, TurnStarted, Wake
+    from hub.conversation.events import ConversationEvent
     from hub.learning.learner import PREFERENCE_LIMIT
+    from protocol.payloads import TurnOutcome
 
     watch = Watch()
     learner = watch.learner()
+    wake = Wake(wake_word="hey_jarvis")
     t = 100.0
     for n in range(12):
         # The hall's satellite heard the wake a bit better, the kitchen stood down; the person,
         # who was in the kitchen, says the wake word again there a few seconds later.
-        for satellite, kind, turn in (("hall", EventKind.TURN_STARTED, f"h{n}"), ("kitchen", EventKind.ARBITRATION_LOST, None)):
-            data = {"room": satellite.title(), "wake_word": "hey_jarvis", "listen": True}
-            learner(ConversationEvent(satellite, kind, t=t, wall=t, turn_id=turn, data=data))
-        learner(ConversationEvent("hall", EventKind.TURN_ENDED, t=t + 2, wall=t + 2, turn_id=f"h{n}",
-                                  data={"outcome": "timeout"}))
-        learner(ConversationEvent("kitchen", EventKind.TURN_STARTED, t=t + 4, wall=t + 4, turn_id=f"k{n}",
-                                  data={"room": "Kitchen", "wake_word": "hey_jarvis", "listen": True}))
-        learner(ConversationEvent("kitchen", EventKind.TURN_ENDED, t=t + 6, wall=t + 6, turn_id=f"k{n}",
-                                  data={"outcome": "done"}))
+        learner(ConversationEvent("hall", TurnStarted(room="Hall", wake=wake, listen=True), t=t, wall=t,
+                                  turn_id=f"h{n}"))
+        learner(ConversationEvent("kitchen", ArbitrationLost(wake=wake), t=t, wall=t))
+        learner(ConversationEvent("hall", TurnEnded(outcome=TurnOutcome.TIMEOUT), t=t + 2, wall=t + 2,
+                                  turn_id=f"h{n}"))
+        learner(ConversationEvent("kitchen", TurnStarted(room="Kitchen", wake=wake, listen=True), t=t + 4,
+                                  wall=t + 4, turn_id=f"k{n}"))
+        learner(ConversationEvent("kitchen", TurnEnded(outcome=TurnOutcome.DONE), t=t + 6, wall=t + 6,
+                                  turn_id=f"k{n}"))
         t += 60
     assert learner.room_preference("kitchen") == PREFERENCE_LIMIT
     assert learner.room_preference("hall") == -PREFERENCE_LIMIT

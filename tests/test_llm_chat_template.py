@@ -13,7 +13,8 @@ import pytest
 
 from common.models import ModelLoadError, gemma_gguf_path
 from hub.app import Models
-from hub.conversation.events import EventKind, EventRecorder
+from hub.conversation.bus import EventRecorder
+from hub.conversation.events import EventKind
 from hub.llm.base import LlmRequest
 from hub.llm.factory import load_language_model
 from hub.llm.llama_local import LlamaLocal
@@ -62,10 +63,10 @@ async def test_a_turn_speaks_the_chat_models_answer(broker, hub_models, chat_mod
         await session.start(session.new_turn(text="Tell me something about owls."))
         ended = await recorder.wait_for(lambda e: e.kind is EventKind.TURN_ENDED, 120)
     await kitchen.close()
-    assert ended.data["handler"] == "llm" and ended.data["outcome"] == "done"
+    assert ended.data.handler == "llm" and ended.data.outcome == "done"
     started = next(e for e in recorder.events if e.kind is EventKind.LLM_STARTED)
-    assert started.data["prompt"].startswith("system: ")  # the recorder keeps the chat messages
-    assert ended.data["response"].strip() and kitchen.answers and len(kitchen.answers[0].audio) > 0
+    assert started.data.prompt.startswith("system: ")  # the recorder keeps the chat messages
+    assert ended.data.response.strip() and kitchen.answers and len(kitchen.answers[0].audio) > 0
 
 
 def test_a_missing_or_wrong_llm_path_names_the_setting(tmp_path: Path):

@@ -21,7 +21,8 @@ from common.local_broker import free_port
 from common.models import gemma_gguf_path
 from common.processes import stop_process
 from hub.app import Hub, Models
-from hub.conversation.events import EventKind, EventRecorder
+from hub.conversation.bus import EventRecorder
+from hub.conversation.events import EventKind
 from hub.llm.base import LlmRequest, LlmUnreachable
 from hub.llm.openai_client import OpenAICompatible
 from hub.pipeline.turn_services import DEFAULT_SYSTEM_PROMPT
@@ -78,8 +79,8 @@ async def test_a_turn_streams_its_answer_from_the_server(broker, hub_models, ser
         await session.start(session.new_turn(text="Why do cats purr?"))
         ended = await recorder.wait_for(lambda e: e.kind is EventKind.TURN_ENDED, 120)
     await kitchen.close()
-    assert ended.data["handler"] == "llm" and ended.data["outcome"] == "done", ended.data
-    assert ended.data["response"].strip()
+    assert ended.data.handler == "llm" and ended.data.outcome == "done", ended.data
+    assert ended.data.response.strip()
     kinds = recorder.kinds("kitchen")
     assert kinds.index(EventKind.FIRST_TOKEN) < kinds.index(EventKind.SENTENCE) < kinds.index(EventKind.AUDIO_STARTED)
     assert kitchen.answers and len(kitchen.answers[0].audio) > 0
@@ -102,9 +103,9 @@ async def test_barge_in_closes_the_request_and_the_server_stops(broker, hub_mode
         ended = await recorder.wait_for(lambda e: e.kind is EventKind.TURN_ENDED, 30)
         await _within(30, lambda: server.output().count(DISCONNECTED) > before)
     await kitchen.close()
-    assert ended.data["outcome"] == "interrupted"
+    assert ended.data.outcome == "interrupted"
     prompt = next(e for e in recorder.events if e.kind is EventKind.LLM_STARTED)
-    assert prompt.data["style"] == "detailed"
+    assert prompt.data.style == "detailed"
     assert server.output().count(DISCONNECTED) == before + 1  # the server saw the client go, mid-answer
 
 
@@ -127,15 +128,15 @@ async def test_a_server_that_is_down_is_heard_reported_and_the_next_turn_works(b
             ended = await recorder.wait_for(lambda e: e.kind is EventKind.TURN_ENDED and e.turn_id == second.turn_id,
                                             120)
     await kitchen.close()
-    said = [e.data["text"] for e in recorder.events if e.kind is EventKind.SENTENCE and e.turn_id == first.turn_id]
+    said = [e.data.text for e in recorder.events if e.kind is EventKind.SENTENCE and e.turn_id == first.turn_id]
     assert said == ["I can't reach the language model right now."]
     assert len(kitchen.answers[0].audio) > 0  # and it was spoken
     error = next(e for e in recorder.events if e.kind is EventKind.ERROR)
-    assert error.data["code"] == "llm_unreachable"
-    assert failed.data["outcome"] == "error" and failed.data["error_code"] == "llm_unreachable"
+    assert error.data.code == "llm_unreachable"
+    assert failed.data.outcome == "error" and failed.data.error_code == "llm_unreachable"
     report = next(m for m in seen if isinstance(m, TurnReport))
     assert report.outcome.value == "error" and report.error_code == "llm_unreachable"
-    assert ended.data["outcome"] == "done" and ended.data["handler"] == "llm" and ended.data["response"].strip()
+    assert ended.data.outcome == "done" and ended.data.handler == "llm" and ended.data.response.strip()
 
 
 async def test_requests_are_retried_with_backoff_until_the_server_is_up(caplog, tmp_path):

@@ -10,7 +10,8 @@ from datetime import datetime
 import pytest
 
 from hub.answers.home_context import HomeContext
-from hub.conversation.events import EventKind, EventRecorder
+from hub.conversation.bus import EventRecorder
+from hub.conversation.events import EventKind
 from hub.home.model import Entity, EntityState, HomeSource
 from hub.llm.base import LlmRequest, chat_messages
 from hub.llm.llama_local import FEW_SHOT, completion_prompt
@@ -82,7 +83,7 @@ async def test_a_real_turn_grounds_the_model_in_the_clock_room_memory_and_home(b
         await session.start(question)
         await recorder.wait_for(lambda e: e.kind is EventKind.TURN_ENDED and e.turn_id == question.turn_id, 120)
     await kitchen.close()
-    prompts = [e.data["prompt"] for e in recorder.events if e.kind is EventKind.LLM_STARTED]
+    prompts = [e.data.prompt for e in recorder.events if e.kind is EventKind.LLM_STARTED]
     prompt = prompts[-1]
     assert "Monday 30 November 2026, 1:29 PM" in prompt and "The user is in the kitchen." in prompt
     assert "the user's name is Sam" in prompt
@@ -102,6 +103,6 @@ async def test_questions_with_a_deterministic_answer_never_reach_the_model(broke
         await session.start(session.new_turn(text="What is 17 times 23?"))
         ended = await recorder.wait_for(lambda e: e.kind is EventKind.TURN_ENDED, 60)
     await kitchen.close()
-    assert ended.data["handler"] == "quick_maths" and ended.data["response"] == "17 times 23 is 391."
+    assert ended.data.handler == "quick_maths" and ended.data.response == "17 times 23 is 391."
     assert EventKind.LLM_STARTED not in recorder.kinds("kitchen")
     assert kitchen.answers and len(kitchen.answers[0].audio) > 0

@@ -116,7 +116,8 @@ def test_learner_restores_from_a_store_written_by_another_process(tmp_path) -> N
 def test_recorder_keeps_audio_under_its_cap_and_old_sessions_are_pruned(tmp_path) -> None:
     import wave
 
-    from hub.conversation.events import ConversationEvent, EventKind
+    from hub.conversation.event_data import TurnStarted
+    from hub.conversation.events import ConversationEvent
     from hub.storage.recorder import SessionRecorder
 
     second = bytes(32000)
@@ -125,7 +126,7 @@ def test_recorder_keeps_audio_under_its_cap_and_old_sessions_are_pruned(tmp_path
     assert len(list(tmp_path.glob("*.jsonl"))) == 2  # the oldest was deleted
 
     recorder = SessionRecorder(tmp_path, lambda: {"enabled": True}, audio=True, max_audio_bytes=3 * len(second))
-    recorder(ConversationEvent("hall", EventKind.TURN_STARTED, turn_id="t1", data={"room": "Hall"}))
+    recorder(ConversationEvent("hall", TurnStarted(room="Hall", listen=True), turn_id="t1"))
     kept = recorder.turn_audio("hall", "t1", second * 2)
     assert kept is not None and recorder.turn_audio("hall", "t2", second * 2) is None  # over the cap
     recorder.close()

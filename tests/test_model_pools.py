@@ -21,7 +21,8 @@ import pytest
 from bench.peers import free_port, whisper_command
 from common.processes import stop_process
 from hub.app import Hub, Models
-from hub.conversation.events import EventKind, EventRecorder
+from hub.conversation.bus import EventRecorder
+from hub.conversation.events import EventKind
 from hub.pipeline.stt import SpeechToText
 from hub.remote.pool import ServerPool
 from hub.remote.wyoming_stt import RemoteSpeechToText, SttUnreachable, describe, stt_pool
@@ -144,7 +145,7 @@ async def test_turns_spread_over_both_servers_with_local_stt_off(broker, hub_mod
     for room in rooms:
         await room.close()
     ended = [e for e in recorder.events if e.kind is EventKind.TURN_ENDED]
-    assert [e.data["handler"] for e in ended] == ["time"] * 4
+    assert [e.data.handler for e in ended] == ["time"] * 4
     assert all("time" in t.lower() for room in rooms for t in room.transcripts)
     served = [s.served for s in pool.servers]
     assert all(n >= 1 for n in served), served  # both servers did work
@@ -169,14 +170,14 @@ async def test_a_server_killed_mid_utterance_costs_the_turn_nothing(broker, hub_
         killed_t = time.monotonic()
         ended = await recorder.wait_for(lambda e: e.kind is EventKind.TURN_ENDED, 60)
         await saying
-        assert ended.data["handler"] == "time" and ended.data["outcome"] == "done"
+        assert ended.data.handler == "time" and ended.data.outcome == "done"
         assert "time" in kitchen.transcripts[0].lower()
         assert not busy.healthy and stt.retried >= 1
         assert next(s for s in pool.servers if s is not busy).served >= 1
         # Out while dead: the next turn goes straight to the other server (no wait on the dead one).
         await kitchen.say(speech("What time is it?"))
         second = await recorder.wait_for(lambda e: e.kind is EventKind.TURN_ENDED and e.turn_id != ended.turn_id, 60)
-        assert second.data["handler"] == "time"
+        assert second.data.handler == "time"
         # hub/state says which server is out (checked with the metrics, every 10 s) ...
         await asyncio.wait_for(_until(lambda: "out" in hub.problems.get("stt-servers", "")), 15)
         assert victim.uri in hub.problems["stt-servers"] and "1/2 up" in hub.problems["stt-servers"]

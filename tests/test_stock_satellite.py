@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from common.local_broker import REPO, free_port
-from hub.conversation.events import EventKind, EventRecorder
+from hub.conversation.bus import EventRecorder
+from hub.conversation.events import EventKind
 from testbed.audio_fixtures import silence
 from tests.test_hub_turns import running_hub
 
@@ -55,7 +56,7 @@ async def test_hub_drives_stock_wyoming_satellite_through_a_turn(broker, hub_mod
         with contextlib.suppress(Exception):
             await asyncio.wait_for(process.wait(), 10)
         log.close()
-    assert "time" in ended.data["transcript"].lower(), ended.data
-    assert ended.data["handler"] == "time"
+    assert "time" in ended.data.transcript.lower(), ended.data
+    assert ended.data.handler == "time"
     assert ended.satellite == "stock"
     assert played.exists() and played.stat().st_size > 16000, "the stock satellite played the answer"

@@ -16,7 +16,8 @@ import pytest
 from bench.accuracy import at_speaking_level, espeak, with_snr
 from common import models
 from hub.app import Hub
-from hub.conversation.events import EventKind, EventRecorder
+from hub.conversation.bus import EventRecorder
+from hub.conversation.events import EventKind
 from hub.pipeline.stt import SpeechToText
 from hub.pipeline.transcript import ASK_AGAIN, Confidence, Doubt, DoubtSettings, clean, doubt
 from hub.settings import HubSettings
@@ -129,22 +130,22 @@ async def test_commands_after_the_wake_word_are_carried_out_and_a_fragment_is_as
 
     transcripts = [e for e in recorder.events if e.kind is EventKind.TRANSCRIPT]
     started = [e for e in recorder.events if e.kind is EventKind.TURN_STARTED]
-    assert all(e.data["preroll_ms"] == 1200 for e in started)  # the satellite said its stream holds the wake phrase
-    assert "jarvis" in transcripts[0].data["text"].lower()  # the original is kept
-    assert transcripts[0].data["cleaned"].lower().rstrip("?") == "what time is it"
-    assert transcripts[0].data["avg_logprob"] > -1.0 and transcripts[0].data["no_speech_prob"] < 0.6
-    assert transcripts[0].data["doubt"] is None
-    assert first.data["handler"] == "time" and first.data["response"].startswith("It's ")
+    assert all(e.data.wake.preroll_ms == 1200 for e in started)  # the satellite said its stream holds the wake phrase
+    assert "jarvis" in transcripts[0].data.text.lower()  # the original is kept
+    assert transcripts[0].data.cleaned.lower().rstrip("?") == "what time is it"
+    assert transcripts[0].data.avg_logprob > -1.0 and transcripts[0].data.no_speech_prob < 0.6
+    assert transcripts[0].data.doubt is None
+    assert first.data.handler == "time" and first.data.response.startswith("It's ")
     report = reports[first.turn_id]  # what MQTT's turn report carries
-    assert "jarvis" in report.transcript.lower() and report.heard == transcripts[0].data["cleaned"]
-    assert report.stt_logprob == transcripts[0].data["avg_logprob"] and report.stt_no_speech is not None
+    assert "jarvis" in report.transcript.lower() and report.heard == transcripts[0].data.cleaned
+    assert report.stt_logprob == transcripts[0].data.avg_logprob and report.stt_no_speech is not None
 
-    assert transcripts[1].data["doubt"] == Doubt.FRAGMENT and transcripts[1].data["cleaned"] == ""
+    assert transcripts[1].data.doubt == Doubt.FRAGMENT and transcripts[1].data.cleaned == ""
     asked = [e for e in recorder.events if e.kind is EventKind.ASKED_TO_REPEAT]
-    assert len(asked) == 1 and asked[0].data["reason"] == Doubt.FRAGMENT
-    assert second.data["handler"] == "ask_again" and second.data["response"] in ASK_AGAIN
+    assert len(asked) == 1 and asked[0].data.reason == Doubt.FRAGMENT
+    assert second.data.handler == "ask_again" and second.data.response in ASK_AGAIN
     assert not any(e.kind is EventKind.LLM_STARTED for e in recorder.events)  # nothing went to the LLM to parrot
     assert len(kitchen.answers) >= 2  # the question was spoken
     # Politeness around a command does not send it to the LLM: "..., thank you" still starts the timer.
-    assert third.data["handler"] == "timer_start", third.data
+    assert third.data.handler == "timer_start", third.data
     assert not any(e.kind is EventKind.INTENT and e.turn_id == second.turn_id for e in recorder.events)

@@ -9,14 +9,17 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-from hub.conversation.events import ConversationEvent, EventBus, EventKind
+from hub.conversation.bus import EventBus
+from hub.conversation.event_data import Played, TurnEnded
+from hub.conversation.events import ConversationEvent
+from protocol.payloads import TurnOutcome
 
 
 class Announcement:
     def __init__(self, bus: EventBus) -> None:
         self.turns: dict[str, str] = {}
         """Turn id -> satellite id."""
-        self._ended: dict[str, ConversationEvent] = {}
+        self._ended: dict[str, TurnEnded] = {}
         self._played: set[str] = set()
         self._all_ended = asyncio.Event()
         self._unsubscribe: Callable[[], None] | None = bus.subscribe(self._watch)
@@ -27,10 +30,10 @@ class Announcement:
     def _watch(self, event: ConversationEvent) -> None:
         if event.turn_id not in self.turns:
             return
-        if event.kind is EventKind.PLAYED:
+        if isinstance(event.data, Played):
             self._played.add(event.turn_id)
-        elif event.kind is EventKind.TURN_ENDED:
-            self._ended[event.turn_id] = event
+        elif isinstance(event.data, TurnEnded):
+            self._ended[event.turn_id] = event.data
             if len(self._ended) == len(self.turns):
                 self._all_ended.set()
                 self.close()  # also when nobody awaits the outcome (tests, benches)
@@ -46,9 +49,9 @@ class Announcement:
         problems = []
         for turn_id, satellite in self.turns.items():
             end = self._ended[turn_id]
-            if end.data.get("outcome") != "done":
-                code = end.data.get("error_code")
-                problems.append(f"{satellite}: {end.data.get('outcome')}" + (f" ({code})" if code else ""))
+            if end.outcome is not TurnOutcome.DONE:
+                code = end.error_code
+                problems.append(f"{satellite}: {end.outcome.value}" + (f" ({code})" if code else ""))
             elif turn_id not in self._played:
                 problems.append(f"{satellite}: the satellite did not confirm it played the announcement")
         return problems

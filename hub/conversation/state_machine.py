@@ -12,7 +12,9 @@ import collections
 import logging
 from dataclasses import dataclass
 
-from hub.conversation.events import ConversationEvent, EventBus, EventKind
+from hub.conversation.bus import EventBus
+from hub.conversation.event_data import StateChanged, TurnStarted
+from hub.conversation.events import ConversationEvent, EventKind
 from protocol.payloads import ConversationPhase
 
 _LOGGER = logging.getLogger(__name__)
@@ -63,7 +65,7 @@ class ConversationStateMachine:
         if rule is None or event.satellite != self.satellite:
             return None
         allowed_from, target = rule
-        if event.kind is EventKind.TURN_STARTED and event.data.get("listen") is False:
+        if isinstance(event.data, TurnStarted) and not event.data.listen:
             target = P.THINKING  # announcements and timer alerts have nothing to listen to
         if self.phase not in allowed_from:
             self._violate(f"{event.kind} in phase {self.phase}", event)
@@ -110,7 +112,7 @@ class StateTracker:
             return
         self.transitions.append(transition)
         self._bus.emit(ConversationEvent(
-            satellite=event.satellite, kind=EventKind.STATE_CHANGED, t=event.t, wall=event.wall,
-            turn_id=event.turn_id,
-            data={"from": transition.before.value, "to": transition.after.value, "cause": event.kind.value},
+            satellite=event.satellite, data=StateChanged(before=transition.before, after=transition.after,
+                                                         cause=event.kind),
+            t=event.t, wall=event.wall, turn_id=event.turn_id,
         ))

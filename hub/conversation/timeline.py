@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from hub.conversation.event_data import DeviceAction, SpeechEnded, Transcript, TurnEnded, TurnStarted
 from hub.conversation.events import ConversationEvent, EventKind
-from protocol.payloads import DeviceActionReport, TurnOutcome, TurnReport, TurnTimings
+from protocol.payloads import DeviceActionReport, TurnReport, TurnTimings
 
 _MARKS = {
     EventKind.SPEECH_ENDED: "endpointing_ms",
@@ -23,8 +24,7 @@ class _Open:
     started_t: float
     zero_t: float | None = None
     marks: dict[str, float] = field(default_factory=dict)
-    stt_ms: float | None = None
-    heard: dict[str, float | str] = field(default_factory=dict)
+    heard: Transcript | None = None
     actions: list[DeviceActionReport] = field(default_factory=list)
 
 
@@ -40,39 +40,38 @@ class TurnTimeline:
     def __call__(self, event: ConversationEvent) -> None:
         if event.turn_id is None:
             return
-        if event.kind is EventKind.TURN_STARTED:
+        data = event.data
+        if isinstance(data, TurnStarted):
             self._open[event.turn_id] = _Open(started_t=event.t)
             return
         turn = self._open.get(event.turn_id)
         if turn is None:
             return
-        if event.kind is EventKind.SPEECH_ENDED:
-            turn.zero_t = float(event.data.get("speech_end_t", event.t))
-        if event.kind is EventKind.TRANSCRIPT:
-            turn.stt_ms = float(event.data.get("stt_ms", 0.0))
-            turn.heard = {key: event.data[key] for key in ("cleaned", "avg_logprob", "no_speech_prob")
-                          if event.data.get(key) is not None}
-        if event.kind is EventKind.DEVICE_ACTION and len(turn.actions) < 64:
-            turn.actions.append(DeviceActionReport(entity=str(event.data["entity"])[:128],
-                                                   service=str(event.data["service"])[:128],
-                                                   result=event.data["result"], ms=float(event.data["ms"])))
+        if isinstance(data, SpeechEnded):
+            turn.zero_t = data.speech_end_t
+        elif isinstance(data, Transcript):
+            turn.heard = data
+        elif isinstance(data, DeviceAction) and len(turn.actions) < 64:
+            turn.actions.append(DeviceActionReport(entity=data.entity[:128], service=data.service[:128],
+                                                   result=data.result.value, ms=data.ms))
         name = _MARKS.get(event.kind)
         if name is not None and name not in turn.marks:
             zero = turn.zero_t if turn.zero_t is not None else turn.started_t
             turn.marks[name] = round(max(0.0, 1000 * (event.t - zero)), 1)
-        if event.kind is EventKind.TURN_ENDED:
+        if isinstance(data, TurnEnded):
             del self._open[event.turn_id]
+            heard = turn.heard
             report = TurnReport(
                 satellite=event.satellite, turn_id=event.turn_id,
-                transcript=str(event.data.get("transcript", ""))[:4000],
-                response=str(event.data.get("response", ""))[:4000],
-                handler=str(event.data.get("handler") or "none"),
-                outcome=TurnOutcome(event.data.get("outcome", TurnOutcome.DONE)),
+                transcript=data.transcript[:4000],
+                response=data.response[:4000],
+                handler=data.handler or "none",
+                outcome=data.outcome,
                 timings=TurnTimings(**turn.marks),
-                error_code=event.data.get("error_code"),
-                heard=str(turn.heard["cleaned"])[:4000] if "cleaned" in turn.heard else None,
-                stt_logprob=_float(turn.heard.get("avg_logprob")),
-                stt_no_speech=_float(turn.heard.get("no_speech_prob")),
+                error_code=data.error_code,
+                heard=heard.cleaned[:4000] if heard is not None else None,
+                stt_logprob=heard.avg_logprob if heard is not None else None,
+                stt_no_speech=heard.no_speech_prob if heard is not None else None,
                 actions=turn.actions,
             )
             self.total += 1
@@ -80,6 +79,3 @@ class TurnTimeline:
             del self.reports[:-100]
             self._on_report(report)
 
-
-def _float(value: object) -> float | None:
-    return float(value) if isinstance(value, int | float) else None

@@ -17,7 +17,9 @@ from dataclasses import dataclass, field
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from hub.conversation.events import ConversationEvent, EventBus, EventKind
+from hub.conversation.bus import EventBus
+from hub.conversation.event_data import DeviceAction, DeviceResult
+from hub.conversation.events import ConversationEvent
 from hub.home import answers
 from hub.home.intents import Intent
 from hub.home.model import Action, Entity, EntityState, HomeBackend, HomeError, HomeSource
@@ -187,10 +189,10 @@ class HomeControl:
             self._waiters.remove(waiter)
         _LOGGER.info("%s %s %s: %s in %.0f ms", satellite, action.service, entity.entity_id, result.result, result.ms)
         if self._bus is not None:
-            self._bus.emit(ConversationEvent(satellite, EventKind.DEVICE_ACTION, turn_id=turn_id, data={
-                "entity": entity.entity_id, "service": action.service, "data": dict(action.data),
-                "result": result.result, "ms": round(result.ms, 1), "code": result.code,
-                "source": entity.source.value}))
+            self._bus.emit(ConversationEvent(satellite, DeviceAction(
+                entity=entity.entity_id, service=action.service, data=dict(action.data),
+                result=DeviceResult(result.result), ms=round(result.ms, 1), code=result.code, source=entity.source),
+                turn_id=turn_id))
         return result
 
     def _state_seen(self, state: EntityState) -> None:

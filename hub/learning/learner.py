@@ -19,7 +19,8 @@ import statistics
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from hub.conversation.events import ConversationEvent, EventKind
+from hub.conversation.event_data import ArbitrationLost, TurnEnded, TurnStarted
+from hub.conversation.events import ConversationEvent
 from hub.learning.bandit import StyleBandit, style_reward
 from hub.learning.contract import ParameterSpec, Proposal, check
 from hub.learning.rules import PARAMETERS, RULES, relevant, reward
@@ -131,13 +132,14 @@ class Learner:
         finished = self._signals.feed(event)
         for signals in finished:
             self._learn(signals)
-        if event.kind is EventKind.TURN_STARTED:
-            self._choose_style(event)
-            if event.data.get("wake_word"):
+        data = event.data
+        if isinstance(data, TurnStarted):
+            self._choose_style(event, data)
+            if data.wake is not None and data.wake.wake_word:
                 self._wake_started(event.satellite, event.t)
-        elif event.kind is EventKind.ARBITRATION_LOST:
+        elif isinstance(data, ArbitrationLost):
             self._lost[event.satellite] = event.t
-        if finished or event.kind is EventKind.TURN_ENDED:
+        if finished or isinstance(data, TurnEnded):
             self.on_state(self.state())
 
     def flush(self) -> None:
@@ -145,8 +147,8 @@ class Learner:
             self._learn(signals)
         self.on_state(self.state())
 
-    def _choose_style(self, event: ConversationEvent) -> None:
-        room = str(event.data.get("room") or event.satellite)
+    def _choose_style(self, event: ConversationEvent, data: TurnStarted) -> None:
+        room = data.room or event.satellite
         self._styles.pop(event.satellite, None)
         if not self.enabled or room in self.frozen_styles:
             return

@@ -14,12 +14,26 @@ import re
 from dataclasses import dataclass, replace
 from typing import Any
 
-from hub.conversation.events import ConversationEvent, EventKind
+from hub.conversation.event_data import (
+    AskedToRepeat,
+    AudioStarted,
+    EndOfSpeech,
+    Interrupted,
+    LlmStarted,
+    SpeechEnded,
+    SpeechStarted,
+    Transcript,
+    TurnEnded,
+    TurnStarted,
+)
+from hub.conversation.events import ConversationEvent
+from hub.pipeline.transcript import Doubt
+from protocol.payloads import InterruptReason
 
 FOLLOW_UP_S = 8.0
 """A new turn this soon after an answer is a follow-up (or a correction) of it."""
 
-USER_INTERRUPTS = frozenset({"wake_word", "speech", "command"})
+USER_INTERRUPTS = frozenset({InterruptReason.WAKE_WORD, InterruptReason.SPEECH, InterruptReason.COMMAND})
 """Interrupt reasons that are a person's doing (``hub`` is the hub's own, e.g. shutdown)."""
 
 DANGLING = frozenset({
@@ -28,8 +42,8 @@ DANGLING = frozenset({
 })
 """Last words that say the sentence was not finished: the end-of-speech window cut it off."""
 
-NO_SPEECH = "no_speech"
-"""``hub.pipeline.transcript.Doubt.NO_SPEECH``, as it appears in a TRANSCRIPT event's ``doubt``."""
+CUT_BY = frozenset({EndOfSpeech.HUB, EndOfSpeech.SATELLITE, EndOfSpeech.SILENCE})
+"""Ends of speech that may cut a sentence off: a silence window (the hub's or the satellite's), not a cap."""
 
 _CORRECTION = re.compile(r"^(no[,.!]?\s|no$|nope\b|not that\b|that's not\b|that is not\b|wrong\b|i said\b)", re.I)
 _WORDS = re.compile(r"[a-z0-9']+")
@@ -78,17 +92,16 @@ class TurnSignals:
 
 
 class _OpenTurn:
-    def __init__(self, event: ConversationEvent) -> None:
-        data = event.data
+    def __init__(self, event: ConversationEvent, data: TurnStarted) -> None:
         self.turn_id = event.turn_id or ""
-        self.room = str(data.get("room") or event.satellite)
+        self.room = data.room or event.satellite
         self.started_wall = event.wall
-        self.woke = bool(data.get("wake_word"))
-        self.near_miss = data.get("near_miss") is not None
-        self.listen = data.get("listen", True) is not False
+        self.woke = data.wake is not None and bool(data.wake.wake_word)
+        self.near_miss = data.wake is not None and data.wake.near_miss is not None
+        self.listen = data.listen
         self.transcript = ""
         self.heard_speech = False
-        self.speech_by: str | None = None
+        self.speech_by: EndOfSpeech | None = None
         self.pause_ms: float | None = None
         self.silence_ms: float | None = None
         self.interrupted = False
@@ -99,15 +112,14 @@ class _OpenTurn:
         self.command_guessed = False
         self.continued_ms: float | None = None
 
-    def finish(self, event: ConversationEvent) -> TurnSignals:
+    def finish(self, event: ConversationEvent, data: TurnEnded) -> TurnSignals:
         text_words = words(self.transcript)
-        cut_off = (self.speech_by in ("hub", "satellite", "silence") and bool(text_words)
-                   and text_words[-1] in DANGLING)
+        cut_off = self.speech_by in CUT_BY and bool(text_words) and text_words[-1] in DANGLING
         return TurnSignals(
             satellite=event.satellite, room=self.room, turn_id=self.turn_id, started_wall=self.started_wall,
-            ended_t=event.t, outcome=str(event.data.get("outcome", "")), woke=self.woke,
+            ended_t=event.t, outcome=data.outcome.value, woke=self.woke,
             heard_speech=self.heard_speech,
-            false_wake=self.woke and self.listen and (not text_words or self.doubt == NO_SPEECH),
+            false_wake=self.woke and self.listen and (not text_words or self.doubt == Doubt.NO_SPEECH),
             near_miss=self.near_miss, interrupted=self.interrupted, cut_off=cut_off, pause_ms=self.pause_ms,
             silence_ms=self.silence_ms, transcript=self.transcript, style=self.style,
             asked_to_repeat=self.asked_to_repeat, doubt=self.doubt, command_guessed=self.command_guessed,
@@ -125,38 +137,38 @@ class SignalExtractor:
     def feed(self, event: ConversationEvent) -> list[TurnSignals]:
         # Any event moves the clock on: answers nobody followed up in time are judged now.
         done = [self._waiting.pop(s) for s, w in list(self._waiting.items()) if event.t - w.ended_t > FOLLOW_UP_S]
-        kind, data = event.kind, event.data
-        if kind is EventKind.TURN_STARTED:
-            self._open[event.satellite] = _OpenTurn(event)
+        data = event.data
+        if isinstance(data, TurnStarted):
+            self._open[event.satellite] = _OpenTurn(event, data)
             return done
         turn = self._open.get(event.satellite)
         if turn is None or event.turn_id != turn.turn_id:
             return done
-        if kind is EventKind.SPEECH_STARTED:
+        if isinstance(data, SpeechStarted):
             turn.heard_speech = True
-        elif kind is EventKind.SPEECH_ENDED:
-            turn.speech_by = str(data.get("by", ""))
-            turn.pause_ms = _number(data.get("pause_ms"))
-            turn.silence_ms = _number(data.get("silence_ms"))
-            turn.command_guessed = bool(data.get("command_guessed"))
-            turn.continued_ms = _number(data.get("command_continued_ms"))
-        elif kind is EventKind.TRANSCRIPT:
-            turn.transcript = str(data.get("text", ""))
+        elif isinstance(data, SpeechEnded):
+            turn.speech_by = data.by
+            turn.pause_ms = data.pause_ms
+            turn.silence_ms = data.silence_ms
+            turn.command_guessed = data.command_guessed
+            turn.continued_ms = data.command_continued_ms
+        elif isinstance(data, Transcript):
+            turn.transcript = data.text
             turn.heard_speech = turn.heard_speech or bool(turn.transcript.strip())
-            turn.doubt = str(data["doubt"]) if data.get("doubt") else None
+            turn.doubt = data.doubt
             done.extend(self._judge_previous(event.satellite, turn.transcript))
-        elif kind is EventKind.ASKED_TO_REPEAT:
+        elif isinstance(data, AskedToRepeat):
             turn.asked_to_repeat = True
-            turn.doubt = str(data.get("reason") or turn.doubt or "")
-        elif kind is EventKind.LLM_STARTED:
-            turn.style = str(data.get("style")) if data.get("style") else None
-        elif kind is EventKind.AUDIO_STARTED:
+            turn.doubt = data.reason
+        elif isinstance(data, LlmStarted):
+            turn.style = data.style or None
+        elif isinstance(data, AudioStarted):
             turn.answered = True
-        elif kind is EventKind.INTERRUPTED:
-            turn.interrupted = str(data.get("reason")) in USER_INTERRUPTS
-        elif kind is EventKind.TURN_ENDED:
+        elif isinstance(data, Interrupted):
+            turn.interrupted = data.reason in USER_INTERRUPTS
+        elif isinstance(data, TurnEnded):
             del self._open[event.satellite]
-            signals = turn.finish(event)
+            signals = turn.finish(event, data)
             previous = self._waiting.pop(event.satellite, None)
             if previous is not None:  # this turn said nothing that judged it: plain, no follow-up
                 done.append(previous)
@@ -190,6 +202,3 @@ class SignalExtractor:
         self._waiting.clear()
         return done
 
-
-def _number(value: Any) -> float | None:
-    return float(value) if isinstance(value, int | float) else None

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from enum import StrEnum
 
 FILLERS = frozenset({"um", "umm", "uh", "uhm", "uhh", "er", "erm", "ah", "hmm", "mm", "oh", "okay", "ok", "so",
                      "well", "hey", "hi", "hello", "alright"})
@@ -84,7 +85,7 @@ class DoubtSettings:
     """A confident transcript is kept even when whisper also thinks there may be no speech."""
 
 
-class Doubt:
+class Doubt(StrEnum):
     """Why the hub will not act on a transcript (stable codes, used in events and learning)."""
 
     NO_SPEECH = "no_speech"
@@ -171,7 +172,7 @@ def clean(transcript: str, wake_word: str | None = None) -> Cleaned:
     return Cleaned(original=transcript, text=text, command=command, wake_removed=removed)
 
 
-def doubt(cleaned: Cleaned, confidence: Confidence | None, settings: DoubtSettings) -> str | None:
+def doubt(cleaned: Cleaned, confidence: Confidence | None, settings: DoubtSettings) -> Doubt | None:
     """None if the hub may act on ``cleaned``, else a :class:`Doubt` code."""
     if confidence is not None and (confidence.no_speech_prob > settings.max_no_speech_prob
                                    and confidence.avg_logprob < settings.no_speech_logprob):

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from hub.answers import QuickAnswers
-from hub.conversation.events import EventBus
+from hub.conversation.bus import EventBus
 from hub.home.intents import IntentMatcher
 from hub.home.skills import Skills
 from hub.pipeline.endpointing import EndpointSettings

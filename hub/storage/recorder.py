@@ -1,6 +1,7 @@
 """The session recorder: every event, learning decision and command of a hub run, as JSON lines.
 
-A session file starts with a snapshot of the learning state, so ``python -m hub replay``
+A session file starts with a header naming its format (``hub.storage.event_format``) and a snapshot
+of the learning state, so ``python -m hub replay``
 can rebuild the learner as it was and feed it the recorded events: the state machine and
 the learner must then make the recorded transitions and decisions again. Transcripts, LLM
 prompts and answers travel in the events themselves. Turn audio is kept only when asked,
@@ -18,13 +19,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
-from hub.conversation.events import ConversationEvent, EventKind
+from hub.conversation.event_data import TurnEnded, TurnStarted
+from hub.conversation.events import ConversationEvent
+from hub.storage.event_format import FORMAT, event_to_json
 from protocol.audio import MIC_FORMAT
 from protocol.payloads import LearningDecision
 
 _LOGGER = logging.getLogger(__name__)
 
-FORMAT = 1
 SUFFIX = ".jsonl"
 
 
@@ -48,14 +50,15 @@ class SessionRecorder:
 
     # -- what it records ---------------------------------------------------------------------
     def __call__(self, event: ConversationEvent) -> None:
-        if self.failed and event.kind is EventKind.TURN_STARTED and not self._open_turns:
+        started = isinstance(event.data, TurnStarted)
+        if self.failed and started and not self._open_turns:
             self._open()  # maybe there is room again: a new session file, with its own snapshot
             if not self.failed:
                 self._on_problem(None)
-        self._write({"type": "event", **event.to_json_dict()})
-        if event.kind is EventKind.TURN_STARTED:
+        self._write({"type": "event", **event_to_json(event)})
+        if started:
             self._open_turns.add(event.satellite)
-        elif event.kind is EventKind.TURN_ENDED:
+        elif isinstance(event.data, TurnEnded):
             self._open_turns.discard(event.satellite)
             if self._file is not None and self._file.tell() > self._max_bytes and not self._open_turns:
                 self._open()  # roll over between turns, so every file replays on its own

@@ -4,7 +4,8 @@ The recorded events (minus the state changes, which are what is checked) go thro
 fresh state machine and a learner restored from the session's snapshot; recorded commands
 are applied where they happened. The transitions and learning decisions that come out must
 equal the recorded ones, in order. Exit 0 when they do, 1 when they do not, 2 when the
-session cannot be read.
+session cannot be read (one line saying why, e.g. a recording format this hub does not read).
+Recordings of an older format are converted on read (``hub.storage.event_format``).
 """
 
 from __future__ import annotations
@@ -16,9 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hub.conversation.events import ConversationEvent, EventBus, EventKind
+from hub.conversation.bus import EventBus
+from hub.conversation.event_data import StateChanged
+from hub.conversation.events import ConversationEvent
 from hub.conversation.state_machine import StateTracker
 from hub.learning.learner import Learner, LearningCommandError
+from hub.storage.event_format import EventFormatError, check_format, event_from_json
 from hub.storage.recorder import session_path
 from protocol.payloads import LearningDecision
 
@@ -36,6 +40,8 @@ class Recording:
     session_id: str
     learning: dict[str, Any]
     entries: list[dict[str, Any]]
+    format: int
+    """The recording format its events are in (``hub.storage.event_format``)."""
 
 
 @dataclass
@@ -72,7 +78,11 @@ def load(path: Path) -> Recording:
     if not records or records[0].get("type") != "session":
         raise SessionFormatError(f"{path} is not a recorded session (no session header)")
     header = records[0]
-    return Recording(str(header.get("id", path.stem)), dict(header.get("learning") or {}), records[1:])
+    try:
+        version = check_format(header.get("format"))
+    except EventFormatError as err:
+        raise SessionFormatError(f"{path}: {err}") from err
+    return Recording(str(header.get("id", path.stem)), dict(header.get("learning") or {}), records[1:], version)
 
 
 def _decision_key(decision: LearningDecision | dict[str, Any]) -> Decision:
@@ -90,21 +100,19 @@ def replay(recording: Recording) -> ReplayResult:
     bus.subscribe(learner)
 
     def transitions(event: ConversationEvent) -> None:
-        if event.kind is EventKind.STATE_CHANGED:
-            result.replayed_transitions.append(
-                (event.satellite, event.turn_id, str(event.data["from"]), str(event.data["to"])))
+        if isinstance(event.data, StateChanged):
+            result.replayed_transitions.append(_transition(event, event.data))
 
     bus.subscribe(transitions)
     for entry in recording.entries:
         kind = entry.get("type")
         if kind == "event":
             try:
-                event = ConversationEvent.from_json_dict(entry)
-            except (KeyError, ValueError, TypeError) as err:
+                event = event_from_json(entry, recording.format)
+            except EventFormatError as err:
                 raise SessionFormatError(f"bad event in session {recording.session_id}: {err}") from err
-            if event.kind is EventKind.STATE_CHANGED:
-                result.recorded_transitions.append(
-                    (event.satellite, event.turn_id, str(event.data["from"]), str(event.data["to"])))
+            if isinstance(event.data, StateChanged):
+                result.recorded_transitions.append(_transition(event, event.data))
                 continue
             result.events += 1
             bus.emit(event)
@@ -116,6 +124,10 @@ def replay(recording: Recording) -> ReplayResult:
             except LearningCommandError:
                 pass  # it failed live too, and was answered with an error
     return result
+
+
+def _transition(event: ConversationEvent, change: StateChanged) -> Transition:
+    return event.satellite, event.turn_id, change.before.value, change.after.value
 
 
 def main(argv: list[str] | None = None) -> int:
