@@ -1,6 +1,6 @@
 """Our own English sentences, in Home Assistant's intent format, where its data has none or too few.
 
-Merged into ``home-assistant-intents``' English data by :func:`hub.home.intents.load_intents` (each
+Merged into ``home-assistant-intents``' English data by :func:`hub.home.intent_data.load_intents` (each
 intent's ``data`` list is extended). The expansion rules (``<turn>``, ``<light>``, ``<all>`` ...) and
 lists (``{brightness}``, ``{color}``) are Home Assistant's; ``{name}``, ``{area}`` and ``{floor}``
 come from the home.

@@ -7,7 +7,8 @@ Names, aliases, areas and floors come from the home's entities, whichever backen
 
 ``IntentMatcher.match(text, area)`` returns an :class:`Intent` or ``None`` (the LLM answers). The
 satellite's ``area`` makes "turn on the lights" mean that room's lights; "all the lights" means all.
-The sentence templates are parsed once; the slot lists are rebuilt only when the entity list changes.
+The sentence templates are parsed once (:mod:`hub.home.intent_data`); the slot lists are rebuilt only when
+the entity list changes (:mod:`hub.home.vocabulary`).
 Matching is deterministic: hassil's best result (an entity name beats an area, then the most literal
 text), ties broken by intent name. When nothing fits, three narrow fallbacks keep device commands
 away from the LLM: a short leading clause ("and Service, turn on ...") is dropped, "turn on the
@@ -25,14 +26,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hassil import Intents, recognize_all, recognize_best
-from hassil.expression import TextChunk
-from hassil.intents import SlotList, TextSlotList, TextSlotValue
 from hassil.models import UnmatchedTextEntity
 from hassil.recognize import RecognizeResult
-from home_assistant_intents import get_intents
 
-from hub.home.intent_sentences import CUSTOM_SENTENCES
+from hub.home.intent_data import DEVICE_NAMES, OTHER_NAMES, load_intents
 from hub.home.model import Entity
+from hub.home.vocabulary import Vocabulary, spoken_form, vocabulary_key
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -52,121 +51,16 @@ DEVICE_INTENTS = frozenset({
     "climate_get_temperature",
 })
 
-_DEVICE_NAMES = {
-    "HassTurnOn": "turn_on", "HassTurnOff": "turn_off", "HassToggle": "toggle", "HassLightSet": "light_set",
-    "HassSetPosition": "set_position", "HassClimateSetTemperature": "climate_set_temperature",
-    "HassGetState": "get_state", "HassClimateGetTemperature": "climate_get_temperature",
-}
-_OTHER_NAMES = {
-    "HassGetCurrentTime": "time", "HassGetCurrentDate": "date", "HassStartTimer": "timer_start",
-    "HassCancelTimer": "timer_cancel", "HassCancelAllTimers": "timer_cancel", "HassPauseTimer": "timer_pause",
-    "HassUnpauseTimer": "timer_resume", "HassTimerStatus": "timer_list", "HassSetVolume": "volume",
-    "HassSetVolumeRelative": "volume", "HassNevermind": "nevermind", "HearthStop": "stop", "HearthMute": "mute",
-    "HearthUnmute": "mute",
-}
-_DOMAINS_WE_CONTROL = {"light", "switch", "fan", "cover", "climate", "sensor", "binary_sensor", "input_boolean", "valve",
-                       "lock"}
 _LEADING_CLAUSE = re.compile(r"^\s*([^,.!?;:]+)[,.!?;:]+\s+(\S.*)$")
 _LEADING_WORDS = 3
 _VOLUME_STEP = 10
 """Percent per "volume up" / "louder"."""
 
-def _keep(name: str, block: dict[str, Any]) -> bool:
-    """Which of HA's sentence blocks we act on (media players, scenes, scripts... are not ours)."""
-    combination = str((block.get("metadata") or {}).get("slot_combination", ""))
-    if name == "HassStartTimer":
-        return not combination.startswith("command")  # "turn off the lights in 5 minutes" needs more than a timer
-    if name in ("HassSetVolume", "HassSetVolumeRelative"):
-        return combination in ("default", "")  # the satellite's own volume
-    domains = (block.get("requires_context") or {}).get("domain")
-    if isinstance(domains, list) and not set(domains) & _DOMAINS_WE_CONTROL:
-        return False
-    domain = (block.get("slots") or {}).get("domain")
-    return not isinstance(domain, str) or domain in _DOMAINS_WE_CONTROL  # not "is anyone home" (person, zone)
-
-
-_UNKNOWN_NAME_FORMS = {"HassTurnOn": ("name_only", "name_area"), "HassTurnOff": ("name_only", "name_area"),
-                       "HassToggle": ("name_only",), "HassGetState": ("name_state",)}
-"""Sentences tried again with any name ("turn on the toaster"), so an unknown device is answered as one."""
 _UNKNOWN_NAME_WORDS = 3
 _NOT_A_NAME = frozenset({"is", "are", "was", "it", "that", "this", "what", "which", "who", "how", "why", "when", "where",
                          "all", "every", "each", "true", "of", "for", "and", "or", "to", "a", "an", "if", "i", "you",
                          "me", "we", "please"})
 """Words that show an unmatched "name" is really part of a sentence ("is it true that ... is broken")."""
-
-
-def load_intents(*, unknown_names: bool = False) -> Intents:
-    """Home Assistant's English sentences for the intents we handle, plus ours (parsed once, ~20 ms).
-
-    ``unknown_names``: only the by-name device sentences, for the second pass that finds unknown names."""
-    data = get_intents("en")
-    if data is None:
-        raise RuntimeError("home-assistant-intents has no English sentences: reinstall the package")
-    wanted = set(_DEVICE_NAMES) | set(_OTHER_NAMES)
-    intents: dict[str, Any] = {}
-    for name, intent in data["intents"].items():
-        if name in wanted:
-            intents[name] = {"data": [block for block in intent["data"] if _keep(name, block)]}
-    for name, intent in CUSTOM_SENTENCES["intents"].items():
-        intents.setdefault(name, {"data": []})["data"].extend(intent["data"])
-    if unknown_names:
-        intents = {name: {"data": [b for b in intents[name]["data"]
-                                   if (b.get("metadata") or {}).get("slot_combination") in forms]}
-                   for name, forms in _UNKNOWN_NAME_FORMS.items()}
-    return Intents.from_dict({
-        "language": "en", "intents": intents, "lists": data["lists"],
-        "expansion_rules": data["expansion_rules"], "skip_words": data.get("skip_words", []),
-    })
-
-
-def spoken_form(text: str) -> str:
-    """How a name is said, for matching: lower case, no punctuation ("Desk Lamp (left)" -> "desk lamp left")."""
-    return " ".join(re.sub(r"[^\w\s']", " ", text.lower().replace("’", "'")).split())
-
-
-@dataclass(frozen=True)
-class Vocabulary:
-    """The slot lists made from the home's entities."""
-
-    key: tuple[tuple[Any, ...], ...]
-    lists: dict[str, SlotList]
-    areas: dict[str, str]
-    """spoken form -> area name as the home spells it."""
-    names: tuple[str, ...] = ()
-    """Spoken names and aliases, longest first."""
-
-    @staticmethod
-    def build(entities: Sequence[Entity]) -> Vocabulary:
-        names: dict[tuple[str, str], None] = {}
-        areas: dict[str, str] = {}
-        floors: dict[str, str] = {}
-        for entity in entities:
-            if not entity.exposed:
-                continue
-            for said in (entity.name, *entity.aliases):
-                spoken = spoken_form(said)
-                if spoken:
-                    names[(spoken, entity.domain)] = None
-            if entity.area and spoken_form(entity.area):
-                areas.setdefault(spoken_form(entity.area), entity.area)
-            if entity.floor and spoken_form(entity.floor):
-                floors.setdefault(spoken_form(entity.floor), entity.floor)
-        lists: dict[str, SlotList] = {
-            # The value is the spoken name: the control layer finds every entity called that (ambiguity is
-            # its question to ask), and the domain in the context lets HA's sentences check what it can do.
-            "name": TextSlotList(name="name", values=[
-                TextSlotValue(TextChunk(spoken), spoken, {"domain": domain}) for spoken, domain in sorted(names)]),
-            "area": TextSlotList(name="area", values=[
-                TextSlotValue(TextChunk(spoken), area) for spoken, area in sorted(areas.items())]),
-            "floor": TextSlotList(name="floor", values=[
-                TextSlotValue(TextChunk(spoken), floor) for spoken, floor in sorted(floors.items())]),
-        }
-        known = tuple(sorted({name for name, _ in names}, key=len, reverse=True))
-        return Vocabulary(vocabulary_key(entities), lists, areas, known)
-
-
-def vocabulary_key(entities: Sequence[Entity]) -> tuple[tuple[Any, ...], ...]:
-    return tuple((e.entity_id, e.name, e.aliases, e.area, e.floor, e.exposed) for e in entities)
 
 
 class IntentMatcher:
@@ -241,7 +135,7 @@ class IntentMatcher:
             words = spoken_form(text).split()
             slots.update(name=question.group(1), state=words[-1] if words[-1] in ("on", "off") else "on")
             return Intent("get_state", slots)
-        return Intent(_DEVICE_NAMES[best[2]], slots)
+        return Intent(DEVICE_NAMES[best[2]], slots)
 
 
 _DEVICE_CUE = re.compile(r" (on|off|open|close|dim|brighten|brightness|percent|degrees?) |%")
@@ -264,7 +158,7 @@ def _to_intent(result: RecognizeResult) -> Intent | None:
     hass_name = result.intent.name
     values = {name: entity.value for name, entity in result.entities.items()}
     combination = str((result.intent_metadata or {}).get("slot_combination", ""))
-    if hass_name in _DEVICE_NAMES:
+    if hass_name in DEVICE_NAMES:
         slots: dict[str, object] = {k: values[k] for k in (
             "name", "area", "floor", "domain", "device_class", "state", "color") if values.get(k) is not None}
         for number in ("brightness", "position", "temperature"):
@@ -273,8 +167,8 @@ def _to_intent(result: RecognizeResult) -> Intent | None:
         if isinstance(values.get("temperature"), str):  # a colour temperature name ("warm white")
             slots.pop("temperature")
         slots["all"] = combination.endswith("_all")
-        return Intent(_DEVICE_NAMES[hass_name], slots)
-    name = _OTHER_NAMES[hass_name]
+        return Intent(DEVICE_NAMES[hass_name], slots)
+    name = OTHER_NAMES[hass_name]
     if name == "timer_start":
         seconds = _duration(values, "")
         if not seconds:
