@@ -41,7 +41,8 @@ import numpy as np
 from bench.latency import pct
 from bench.results import load_note, write_result
 from hub.app import Hub, Models
-from hub.conversation.events import EventKind, EventRecorder
+from hub.conversation.bus import EventRecorder
+from hub.conversation.events import EventKind
 from hub.settings import HubSettings
 from protocol.audio import MIC_FORMAT
 from protocol.payloads import InterruptReason, SatellitePhase

@@ -36,7 +36,8 @@ from bench.results import load_note, write_result
 from common.broker import Role
 from common.local_broker import DEFAULT_DEVICES, MosquittoBroker
 from hub.app import Hub, Models
-from hub.conversation.events import ConversationEvent, EventKind, EventRecorder
+from hub.conversation.bus import EventRecorder
+from hub.conversation.events import ConversationEvent, EventKind
 from hub.settings import HubSettings
 from testbed.audio_fixtures import SpeechMaker
 from testbed.mqtt_test_devices import DeviceBridge, ZigbeeBulb
@@ -66,15 +67,15 @@ async def one_command(satellite: SimSatellite, recorder: EventRecorder, pcm: byt
     action = next((e for e in recorder.events[seen:] if e.kind is EventKind.DEVICE_ACTION), None)
     end = satellite.speech_end_t
     first_audio = satellite.answers[-1].first_chunk_t if satellite.answers else None
-    if action is None or action.data["result"] != "confirmed" or end is None or first_audio is None:
+    if action is None or action.data.result != "confirmed" or end is None or first_audio is None:
         row.failed += 1
-        print(f"  {row.name}: not confirmed: heard {ended.data['transcript']!r}, said {ended.data['response']!r}")
+        print(f"  {row.name}: not confirmed: heard {ended.data.transcript!r}, said {ended.data.response!r}")
         return
     changed = state_t(action)
     assert changed is not None
     row.state_ms.append(1000 * (changed - end))
     row.audio_ms.append(1000 * (first_audio - end))
-    row.confirm_ms.append(float(action.data["ms"]))
+    row.confirm_ms.append(float(action.data.ms))
 
 
 @contextlib.asynccontextmanager

@@ -54,7 +54,8 @@ from bench.pause_set import measure as measure_pauses
 from bench.pause_set import report as pause_report
 from bench.results import write_result
 from hub.app import Hub, Models
-from hub.conversation.events import EventKind, EventRecorder
+from hub.conversation.bus import EventRecorder
+from hub.conversation.events import EventKind
 from hub.llm.base import LlmRequest
 from hub.pipeline.endpointing import Endpointer, EndpointSettings
 from hub.settings import HubSettings
@@ -251,7 +252,7 @@ async def ours(hub: Hub, sat: SimSatellite, calls: Calls, pcm: bytes, last_voice
     tts_start, tts_times = calls.tts[0]
     tts_first_chunk = tts_times[0] - tts_start
     action = first(EventKind.DEVICE_ACTION)
-    device_ms = float(action.data.get("ms", 0.0)) if action is not None else 0.0
+    device_ms = float(action.data.ms) if action is not None else 0.0
     total = answer.first_chunk_t - zero
     endpointing = decided - zero
     ms = 1000.0
@@ -269,12 +270,12 @@ async def ours(hub: Hub, sat: SimSatellite, calls: Calls, pcm: bytes, last_voice
         "device": device_ms,
         "tts_first_chunk": ms * tts_first_chunk,
         "overhead": ms * (total - endpointing - stt_after_decision - llm_critical - tts_first_chunk) - device_ms,
-        "early": 1.0 if first(EventKind.SPEECH_ENDED).data.get("by") == "command" else 0.0,
-        "hit": 1.0 if llm_started is not None and llm_started.data.get("speculative") == "hit" else 0.0,
+        "early": 1.0 if first(EventKind.SPEECH_ENDED).data.by == "command" else 0.0,
+        "hit": 1.0 if llm_started is not None and llm_started.data.speculative == "hit" else 0.0,
     }
-    return OurTurn(stages, str(ended.data.get("response", "")), str(ended.data.get("handler")), request,
-                   str(first(EventKind.SPEECH_ENDED).data.get("by")),
-                   None if llm_started is None else llm_started.data.get("speculative"))
+    return OurTurn(stages, str(ended.data.response), str(ended.data.handler), request,
+                   str(first(EventKind.SPEECH_ENDED).data.by),
+                   None if llm_started is None else llm_started.data.speculative)
 
 
 # -- baselines B and in-process ---------------------------------------------------------------------------------------

@@ -44,7 +44,8 @@ from bench.results import RESULTS, load_note, write_result
 from common.local_broker import MosquittoBroker
 from common.mqtt import MqttLink
 from hub.app import Hub, Models
-from hub.conversation.events import EventKind, EventRecorder
+from hub.conversation.bus import EventRecorder
+from hub.conversation.events import EventKind
 from hub.settings import HubSettings
 from testbed.audio_fixtures import SpeechMaker
 from testbed.simsat import SimSatellite

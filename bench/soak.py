@@ -27,7 +27,8 @@ from wyoming.timer import TimerCancelled, TimerStarted
 from bench.results import load_note, write_result
 from common.local_broker import MosquittoBroker
 from hub.app import Models
-from hub.conversation.events import EventKind, EventRecorder
+from hub.conversation.bus import EventRecorder
+from hub.conversation.events import EventKind
 from hub.settings import HubSettings
 from protocol.commands import TimerCancelCommand, TimerStartCommand
 from protocol.topics import HubTopic, Topics

@@ -12,7 +12,8 @@ from wyoming.timer import TimerStarted
 
 from common.mqtt import MqttLink
 from hub.app import Hub
-from hub.conversation.events import EventKind, EventRecorder
+from hub.conversation.bus import EventRecorder
+from hub.conversation.events import EventKind
 from hub.settings import HubSettings
 from protocol.payloads import ConversationState, InterruptReason, TurnReport
 from protocol.wyoming_events import InterruptEvent
@@ -59,7 +60,7 @@ async def wait_until(predicate, timeout: float = 60.0) -> None:
 
 
 def phases(recorder: EventRecorder, satellite: str) -> list[str]:
-    return [e.data["to"] for e in recorder.events if e.kind is EventKind.STATE_CHANGED and e.satellite == satellite]
+    return [e.data.after for e in recorder.events if e.kind is EventKind.STATE_CHANGED and e.satellite == satellite]
 
 
 async def test_time_question_is_answered_fast_path_with_timings_on_mqtt(broker, hub_models, speech, tmp_path):
@@ -74,8 +75,8 @@ async def test_time_question_is_answered_fast_path_with_timings_on_mqtt(broker, 
     await kitchen.close()
 
     assert "time" in kitchen.transcripts[0].lower()
-    assert ended.data["handler"] == "time" and ended.data["outcome"] == "done"
-    assert ended.data["response"].startswith("It's ")
+    assert ended.data.handler == "time" and ended.data.outcome == "done"
+    assert ended.data.response.startswith("It's ")
     answer = kitchen.answers[0]
     assert answer.rate == hub_models.tts.audio_format.rate
     assert len(answer.audio) > answer.rate  # at least half a second of speech
@@ -87,8 +88,8 @@ async def test_time_question_is_answered_fast_path_with_timings_on_mqtt(broker, 
     assert t.endpointing_ms <= t.transcript_ms <= t.first_audio_ms <= (t.last_audio_ms or 0)
     # Whisper ran during the end-of-speech silence window, so the transcript was ready almost at once.
     transcript = next(e for e in recorder.events if e.kind is EventKind.TRANSCRIPT)
-    assert transcript.data["early"] is True
-    assert t.transcript_ms - t.endpointing_ms < transcript.data["stt_ms"]
+    assert transcript.data.early is True
+    assert t.transcript_ms - t.endpointing_ms < transcript.data.stt_ms
     states = [m.phase.value for m in seen if isinstance(m, ConversationState)]
     assert states[-1] == "idle" and "speaking" in states
 
@@ -103,9 +104,9 @@ async def test_timer_request_sends_wyoming_timer_event(broker, hub_models, speec
         timers = [TimerStarted.from_event(e) for e in kitchen.received if TimerStarted.is_type(e.type)]
         assert [t.id for t in hub.timers.running("kitchen")] == [timers[0].id]
     await kitchen.close()
-    assert ended.data["handler"] == "timer_start"
+    assert ended.data.handler == "timer_start"
     assert timers[0].total_seconds == 120
-    assert "2 minutes" in ended.data["response"]
+    assert "2 minutes" in ended.data.response
 
 
 async def test_free_question_streams_llm_answer_sentence_by_sentence(broker, hub_models, speech, tmp_path):
@@ -117,8 +118,8 @@ async def test_free_question_streams_llm_answer_sentence_by_sentence(broker, hub
         ended = await recorder.wait_for(lambda e: e.kind is EventKind.TURN_ENDED, 120)
     await kitchen.close()
     assert "sky" in kitchen.transcripts[0].lower()
-    assert ended.data["handler"] == "llm" and ended.data["outcome"] == "done"
-    assert len(ended.data["response"]) > 10
+    assert ended.data.handler == "llm" and ended.data.outcome == "done"
+    assert len(ended.data.response) > 10
     kinds = recorder.kinds("kitchen")
     # The first sentence went to TTS, and its audio to the satellite, before the answer was complete.
     assert kinds.index(EventKind.FIRST_TOKEN) < kinds.index(EventKind.SENTENCE) < kinds.index(EventKind.AUDIO_STARTED)
@@ -146,16 +147,16 @@ async def test_barge_in_interrupts_long_answer_and_listens_again(broker, hub_mod
         await say_again
     await kitchen.close()
 
-    assert interrupted.data["reason"] == "wake_word"
+    assert interrupted.data.reason == "wake_word"
     ended_first = next(e for e in recorder.events if e.kind is EventKind.TURN_ENDED and e.turn_id == first_turn)
-    assert ended_first.data["outcome"] == "interrupted"
+    assert ended_first.data.outcome == "interrupted"
     # No more audio of the interrupted answer after the interrupt.
     assert len(kitchen.answers[0].audio) == chunks_at_interrupt
     assert phases(recorder, "kitchen")[:6] == ["listening", "thinking", "speaking", "interrupted", "idle", "listening"]
-    assert second.data["handler"] == "time"
+    assert second.data.handler == "time"
     # Context keeps only what was actually spoken.
     history = hub.sessions["kitchen"].history
-    assert history[0][1] == interrupted.data["spoken"]
+    assert history[0][1] == interrupted.data.spoken
     assert len(history[0][1]) < 4000
 
 

@@ -25,7 +25,8 @@ from wyoming.timer import TimerCancelled, TimerStarted
 
 from common.mqtt import MqttLink
 from hub.app import Hub
-from hub.conversation.events import ConversationEvent, EventKind, EventRecorder
+from hub.conversation.bus import EventRecorder
+from hub.conversation.events import ConversationEvent, EventKind
 from protocol.commands import TimerCancelCommand, TimerStartCommand
 from protocol.payloads import CommandResult, ResultStatus
 from protocol.topics import HubTopic, Topics
@@ -107,8 +108,8 @@ async def talk(hub: Hub, recorder: EventRecorder, talkers: list[SimSatellite], p
     since = len(recorder.events)
     await asyncio.gather(*(s.say(pcm) for s in talkers))
     ended = await each_satellite(recorder, EventKind.TURN_ENDED, {s.name for s in talkers}, since, 90)
-    assert {e.data["handler"] for e in ended} == {"time"}, [dict(e.data) for e in ended]
-    assert {e.data["outcome"] for e in ended} == {"done"}
+    assert {e.data.handler for e in ended} == {"time"}, [e.data for e in ended]
+    assert {e.data.outcome for e in ended} == {"done"}
     for session in hub.sessions.values():
         await session.wait_idle()
 
