@@ -29,7 +29,8 @@ from hub.adapters.hub_commands import BridgeHost, HubCommands
 from hub.adapters.ownership import Ownership
 from hub.adapters.satellite_control import MqttControl
 from hub.conversation.bus import EventBus
-from hub.conversation.events import ConversationEvent, EventKind
+from hub.conversation.event_data import SatelliteConnected, StateChanged
+from hub.conversation.events import ConversationEvent
 from protocol import codec
 from protocol.commands import (
     HUB_OWNED,
@@ -103,12 +104,12 @@ class HubBridge:
 
     # -- out -----------------------------------------------------------------------------
     def _on_event(self, event: ConversationEvent) -> None:
-        if event.kind is EventKind.STATE_CHANGED:
+        if isinstance(event.data, StateChanged):
             self.link.publish(self.topics.conversation(event.satellite, ConversationTopic.STATE), ConversationState(
-                satellite=event.satellite, phase=ConversationPhase(event.data["to"]), turn_id=event.turn_id,
+                satellite=event.satellite, phase=event.data.after, turn_id=event.turn_id,
                 since=event.wall,
             ), retain=True)
-        elif event.kind is EventKind.SATELLITE_CONNECTED:
+        elif isinstance(event.data, SatelliteConnected):
             machine = self.hub.states.machine(event.satellite)
             self.link.publish(self.topics.conversation(event.satellite, ConversationTopic.STATE), ConversationState(
                 satellite=event.satellite, phase=machine.phase, turn_id=machine.turn_id, since=event.wall,
