@@ -24,8 +24,8 @@ from wyoming.satellite import RunSatellite
 from wyoming.snd import Played
 
 from common.wyoming_peer import WyomingPeer
+from common.wyoming_server import WyomingServer
 from protocol.audio import MIC_CHUNK_SAMPLES, MIC_FORMAT
-from protocol.framing import stream_limit
 from protocol.wyoming_events import DetectionEvent, InterruptEvent, TurnStarted
 
 CHUNK_BYTES = MIC_CHUNK_SAMPLES * MIC_FORMAT.width
@@ -55,9 +55,8 @@ class SimSatellite:
         self.running = asyncio.Event()
         self.transcript_event = asyncio.Event()
         self._peer: WyomingPeer | None = None
-        self._server: asyncio.Server | None = None
+        self._server: WyomingServer | None = None
         self._streaming = False
-        self._tasks: set[asyncio.Task[None]] = set()
         self.speech_end_t: float | None = None
         """When the last chunk holding speech was sent (the true end of speech), monotonic."""
 
@@ -66,26 +65,20 @@ class SimSatellite:
         return f"tcp://127.0.0.1:{self.port}"
 
     async def start(self, port: int = 0) -> None:
-        self._server = await asyncio.start_server(self._accept, "127.0.0.1", port, limit=stream_limit())
-        self.port = self._server.sockets[0].getsockname()[1]
+        self._server = WyomingServer("127.0.0.1", port, self._serve, label=lambda _host: f"sim {self.name}")
+        await self._server.start()
+        self.port = self._server.port
 
     async def close(self) -> None:
-        if self._server is not None:
-            self._server.close()
         if self._peer is not None:
             await self._peer.close()
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._server is not None:
+            await self._server.close()
 
-    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._tasks.add(task)
-        peer = WyomingPeer(reader, writer, f"sim {self.name}")
+    async def _serve(self, peer: WyomingPeer) -> None:
         self._peer = peer
         if not self.read_answers:  # a small window, so that not reading is felt at once
-            writer.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            peer.writer.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         try:
             while (event := await peer.read()) is not None:
                 await self._handle(peer, event)
@@ -95,7 +88,6 @@ class SimSatellite:
                 await asyncio.Event().wait()  # a satellite that has stopped reading
         finally:
             self.running.clear()
-            self._tasks.discard(task)
 
     async def _handle(self, peer: WyomingPeer, event: Event) -> None:
         self.received.append(event)

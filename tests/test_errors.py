@@ -20,11 +20,13 @@ from wyoming.tts import Synthesize
 
 from common.errors import CodedError, error_code
 from common.thread_stream import stream_from_thread
+from hub.adapters.wyoming_service import WyomingService
 from hub.llm.base import LlmError
 from hub.loaded_models import Models
 from hub.pipeline.stt import SttBusyError, SttError
 from hub.pipeline.tts import TtsError
 from hub.remote.wyoming_tts import RemoteTextToSpeech, TtsUnreachable, tts_pool
+from hub.settings import WyomingServiceSettings
 from testbed.simsat import SimSatellite
 from tests.test_hub_turns import running_hub
 
@@ -79,6 +81,23 @@ async def test_a_speech_failure_mid_answer_reaches_the_satellite_as_tts_failed(b
             await kitchen.close()
     assert errors[0].code == "tts_failed"
     assert "stopped mid-sentence" in errors[0].text
+
+
+async def test_the_hubs_wyoming_service_answers_a_speech_failure_with_its_code(hub_models):
+    async with speech_server_that_hangs_up() as uri:
+        tts = RemoteTextToSpeech(tts_pool([uri]), request_timeout_s=5.0)
+        service = WyomingService(WyomingServiceSettings(port=0), Models(hub_models.stt, hub_models.llm, tts, []))
+        await service.start()
+        try:
+            reader, writer = await asyncio.open_connection("127.0.0.1", service.port)
+            await async_write_event(Synthesize(text="Dinner is ready.").event(), writer)
+            while (event := await asyncio.wait_for(async_read_event(reader), 10)) is not None:
+                if Error.is_type(event.type):
+                    break
+            writer.close()
+        finally:
+            await service.close()
+    assert event is not None and Error.from_event(event).code == "tts_failed"
 
 
 async def test_no_speech_server_at_all_is_tts_unreachable() -> None:

@@ -26,12 +26,12 @@ from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, Synthesize
 
 from common.log_limit import LogLimiter
 from common.wyoming_peer import WyomingPeer
+from common.wyoming_server import WyomingServer
 from hub import __version__
 from hub.pipeline.chunker import SentenceChunker
 from hub.pipeline.stt import SttError
-from hub.pipeline.tts import resample_pcm
+from hub.pipeline.tts import TtsError, resample_pcm
 from protocol.audio import MAX_TURN_AUDIO_SECONDS, MIC_FORMAT, AudioFormatError, PcmFormat, check_audio, max_bytes
-from protocol.framing import stream_limit
 
 if TYPE_CHECKING:
     from hub.loaded_models import Models
@@ -61,12 +61,21 @@ class WyomingService:
     def __init__(self, settings: WyomingServiceSettings, models: Models) -> None:
         self.settings = settings
         self.models = models
-        self.port = settings.port
-        self._server: asyncio.Server | None = None
-        self._clients: set[asyncio.Task[None]] = set()
-        self.refused = 0
+        self._server = WyomingServer(settings.host, settings.port, self._serve,
+                                     label=lambda host: f"wyoming client {host}", allowed=settings.allow or None,
+                                     max_connections=MAX_CLIENTS, logger=_LOGGER)
         self.bad_audio = 0
         self._log = LogLimiter(_LOGGER)
+
+    @property
+    def port(self) -> int:
+        """The port listened on (the one chosen when the settings say 0, once started)."""
+        return self._server.port
+
+    @property
+    def refused(self) -> int:
+        """Connections refused: not in the allow list, or one too many."""
+        return self._server.refused
 
     def info(self) -> Info:
         stt, tts = self.models.stt, self.models.tts
@@ -84,47 +93,12 @@ class WyomingService:
         )
 
     async def start(self) -> None:
-        self._server = await asyncio.start_server(self._accept, self.settings.host, self.settings.port,
-                                                  limit=stream_limit())
-        self.port = self._server.sockets[0].getsockname()[1]
+        await self._server.start()
         _LOGGER.info("Wyoming asr+tts on %s:%d%s", self.settings.host, self.port,
                      f" (allowed: {', '.join(self.settings.allow)})" if self.settings.allow else "")
 
     async def close(self) -> None:
-        if self._server is not None:
-            self._server.close()
-        for task in list(self._clients):
-            task.cancel()
-        await asyncio.gather(*self._clients, return_exceptions=True)
-
-    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._clients.add(task)
-        peer_host = (writer.get_extra_info("peername") or ("?",))[0]
-        peer = WyomingPeer(reader, writer, f"wyoming client {peer_host}")
-        try:
-            if self.settings.allow and peer_host not in self.settings.allow:
-                self.refused += 1
-                self._log.warning("not allowed", "refused Wyoming connection from %s: not in the allow list", peer_host)
-                await peer.send(Error(text="not allowed", code="not_allowed").event())
-                return
-            if len(self._clients) > MAX_CLIENTS:
-                self.refused += 1
-                self._log.warning("busy", "refused Wyoming connection from %s: %d connections already", peer_host,
-                                  MAX_CLIENTS)
-                await peer.send(Error(text=f"at most {MAX_CLIENTS} connections", code="busy").event())
-                return
-            await self._serve(peer)
-        except asyncio.CancelledError:
-            # Only close() cancels this task, and it is the connection's outermost frame: ending it here
-            # keeps asyncio's stream server from logging the cancellation as an error (Python 3.11).
-            _LOGGER.debug("%s: closed by shutdown", peer.label)
-        except Exception:
-            _LOGGER.exception("%s: connection failed", peer.label)
-        finally:
-            await peer.close()
-            self._clients.discard(task)
+        await self._server.close()
 
     async def _read(self, peer: WyomingPeer) -> Event | None:
         try:
@@ -195,7 +169,7 @@ class WyomingService:
                 try:
                     result = await self.models.stt.transcribe(pcm, peer.label)
                 except SttError as err:
-                    await peer.send(Error(text=str(err), code="stt_failed").event())
+                    await peer.send(Error(text=str(err), code=err.code).event())
                     continue
                 await peer.send(Transcript(text=result.text).event())
             elif SynthesizeStart.is_type(kind):
@@ -238,6 +212,10 @@ class WyomingService:
         try:
             async for chunk in audio:
                 await peer.send(AudioChunk(rate=fmt.rate, width=fmt.width, channels=fmt.channels, audio=chunk).event())
+        except TtsError as err:
+            self._log.warning("tts failed", "%s: %s", peer.label, err)
+            await peer.send(Error(text=str(err), code=err.code).event())
+            return
         finally:
             with contextlib.suppress(Exception):
                 await audio.aclose()  # type: ignore[attr-defined]
