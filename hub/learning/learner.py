@@ -13,7 +13,6 @@ its reward drops. Commands freeze, unfreeze, reset, roll back, enable or disable
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import statistics
 from collections.abc import Callable, Mapping
@@ -22,10 +21,14 @@ from typing import Any
 from hub.conversation.event_data import ArbitrationLost, TurnEnded, TurnStarted
 from hub.conversation.events import ConversationEvent
 from hub.learning.bandit import StyleBandit, style_reward
+from hub.learning.commands import STYLE, LearnerCommands, LearningCommandError
 from hub.learning.contract import ParameterSpec, Proposal, check
+from hub.learning.parameter import Parameter
 from hub.learning.rules import PARAMETERS, RULES, relevant, reward
 from hub.learning.signals import SignalExtractor, TurnSignals
 from protocol.payloads import LearningAction, LearningDecision
+
+__all__ = ["Learner", "LearningCommandError"]
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -38,42 +41,9 @@ REPEAT_ELSEWHERE_S = 10.0
 EVIDENCE_KEPT = 40
 REWARDS_KEPT = 50
 SNAPSHOTS_KEPT = 10
-STYLE = "style"
 
 
-class LearningCommandError(ValueError):
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-
-
-@dataclasses.dataclass
-class _Parameter:
-    """One parameter in one room (mutable: the learner owns it alone)."""
-
-    value: float
-    turns_since_change: int = 1_000_000
-    evidence: list[TurnSignals] = dataclasses.field(default_factory=list)
-    rewards: list[float] = dataclasses.field(default_factory=list)
-    probation: dict[str, Any] | None = None
-    """{old, new, before, rewards} while a change is being judged."""
-    snapshots: list[float] = dataclasses.field(default_factory=list)
-    """Values before each change, newest last (for rollbacks)."""
-    frozen: bool = False
-
-    def to_json(self) -> dict[str, Any]:
-        raw = dataclasses.asdict(self)
-        raw["evidence"] = [dataclasses.asdict(s) for s in self.evidence]
-        return raw
-
-    @staticmethod
-    def from_json(raw: dict[str, Any]) -> _Parameter:
-        fields = dict(raw)
-        fields["evidence"] = [TurnSignals(**s) for s in raw.get("evidence", [])]
-        return _Parameter(**fields)
-
-
-class Learner:
+class Learner(LearnerCommands):
     def __init__(self, *, enabled: bool = True, state: dict[str, Any] | None = None,
                  on_decision: Callable[[LearningDecision], None] = lambda d: None,
                  on_change: Callable[[str, str, float], None] = lambda room, parameter, value: None,
@@ -84,8 +54,8 @@ class Learner:
         """Each parameter's contract (``rules.parameters()``: the end-of-speech floor is a setting)."""
         self.enabled = bool(state.get("enabled", enabled))
         self.frozen_styles: set[str] = set(state.get("frozen_styles", []))
-        self.rooms: dict[str, dict[str, _Parameter]] = {
-            room: {name: _Parameter.from_json(p) for name, p in params.items()}
+        self.rooms: dict[str, dict[str, Parameter]] = {
+            room: {name: Parameter.from_json(p) for name, p in params.items()}
             for room, params in state.get("rooms", {}).items()
         }
         for params in self.rooms.values():  # a value learned under older, looser limits is brought inside them
@@ -235,7 +205,7 @@ class Learner:
             new_value=proposal.new, reason=proposal.reason, evidence=proposal.evidence))
         return True
 
-    def _judge(self, room: str, name: str, parameter: _Parameter) -> None:
+    def _judge(self, room: str, name: str, parameter: Parameter) -> None:
         spec = self.parameters[name]
         probation, parameter.probation = parameter.probation, None
         assert probation is not None
@@ -254,7 +224,7 @@ class Learner:
         else:
             parameter.rewards = list(probation["rewards"])
 
-    def _set(self, room: str, name: str, parameter: _Parameter, value: float) -> None:
+    def _set(self, room: str, name: str, parameter: Parameter, value: float) -> None:
         parameter.value = value
         parameter.turns_since_change = 0
         parameter.evidence = []
@@ -267,73 +237,8 @@ class Learner:
                          decision.room, decision.old_value, decision.new_value, decision.reason)
         self.on_decision(decision)
 
-    def _room(self, room: str) -> dict[str, _Parameter]:
+    def _room(self, room: str) -> dict[str, Parameter]:
         params = self.rooms.get(room)
         if params is None:
-            params = self.rooms[room] = {name: _Parameter(spec.default) for name, spec in self.parameters.items()}
+            params = self.rooms[room] = {name: Parameter(spec.default) for name, spec in self.parameters.items()}
         return params
-
-    # -- commands ----------------------------------------------------------------------------------
-    def command(self, action: str, room: str | None = None, parameter: str | None = None) -> list[LearningDecision]:
-        """freeze, unfreeze, reset, rollback, enable or disable; raises :class:`LearningCommandError`."""
-        if parameter is not None and parameter not in self.parameters and parameter != STYLE:
-            raise LearningCommandError("unknown_parameter", f"no learned parameter {parameter!r} "
-                                       f"(known: {', '.join([*self.parameters, STYLE])})")
-        if room is not None and room not in self.rooms:
-            raise LearningCommandError("unknown_room", f"nothing learned for room {room!r} yet")
-        decisions: list[LearningDecision] = []
-        if action == "reset" and room is None and parameter is None:
-            self.preferences.clear()
-        if action in ("enable", "disable"):
-            self.enabled = action == "enable"
-            decisions.append(LearningDecision(room=None, parameter=None, action=LearningAction(action),
-                                              reason=f"learning {action}d by command"))
-        else:
-            rooms = [room] if room is not None else sorted(self.rooms)
-            for each in rooms:
-                decisions.extend(self._command_room(action, each, parameter))
-        for decision in decisions:
-            self._decide(decision)
-        self.on_state(self.state())
-        return decisions
-
-    def _command_room(self, action: str, room: str, parameter: str | None) -> list[LearningDecision]:
-        params = self._room(room)
-        names = [parameter] if parameter is not None and parameter != STYLE else list(params)
-        touch_style = parameter is None or parameter == STYLE
-        out: list[LearningDecision] = []
-        if action in ("freeze", "unfreeze"):
-            frozen = action == "freeze"
-            for name in names if parameter != STYLE else []:
-                params[name].frozen = frozen
-            if touch_style:
-                (self.frozen_styles.add if frozen else self.frozen_styles.discard)(room)
-            out.append(LearningDecision(room=room, parameter=parameter, action=LearningAction(action),
-                                        reason=f"{action} by command"))
-        elif action == "reset":
-            for name in names if parameter != STYLE else []:
-                old = params[name].value
-                default = self.parameters[name].default
-                params[name] = _Parameter(default, frozen=params[name].frozen)
-                self.on_change(room, name, default)
-                out.append(LearningDecision(room=room, parameter=name, action=LearningAction.RESET, old_value=old,
-                                            new_value=default, reason="reset to the default by command"))
-            if touch_style:
-                self.bandit.reset(room)
-                out.append(LearningDecision(room=room, parameter=STYLE, action=LearningAction.RESET,
-                                            reason="style preferences forgotten by command"))
-        elif action == "rollback":
-            for name in names if parameter != STYLE else []:
-                p = params[name]
-                if not p.snapshots:
-                    if parameter is not None:
-                        raise LearningCommandError("nothing_to_roll_back", f"{name} in {room} has not changed")
-                    continue
-                old, previous = p.value, p.snapshots.pop()
-                p.probation = None
-                self._set(room, name, p, previous)
-                out.append(LearningDecision(room=room, parameter=name, action=LearningAction.ROLLBACK,
-                                            old_value=old, new_value=previous, reason="rolled back by command"))
-        else:
-            raise LearningCommandError("unknown_action", f"unknown learning action {action!r}")
-        return out
