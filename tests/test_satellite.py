@@ -18,7 +18,7 @@ from common.pcm import resample_pcm
 from common.wyoming_peer import WyomingPeer
 from protocol.audio import MIC_FORMAT
 from protocol.framing import stream_limit
-from protocol.wyoming_events import InterruptEvent, run_satellite
+from protocol.wyoming_events import DetectionEvent, InterruptEvent, run_satellite
 from satellite.app import SatelliteApp
 from satellite.dsp.sounds import SOUNDS, Sound
 from satellite.settings import SatelliteSettings
@@ -101,9 +101,10 @@ async def test_wake_word_then_command_reaches_the_hub(tmp_path, speech, hub_mode
         app.backend.feed(silence(1.0) + speech("Hey Jarvis.") + silence(0.3) + speech("What time is it?")
                          + silence(2.5))
         await hub.wait_for("audio-stop", timeout=60)
-    detection = hub.of("detection")[0]
-    assert detection.data["name"] == "hey_jarvis" and detection.data["score"] >= 0.5
-    assert -60 < detection.data["level_dbfs"] < 0
+    detection = DetectionEvent.from_event(hub.of("detection")[0])  # as the hub reads it
+    assert detection.name == "hey_jarvis" and detection.score >= 0.5
+    assert -60 < detection.level_dbfs < 0
+    assert detection.preroll_ms == app.settings.wake.stream_preroll_ms  # this driver cuts the wake phrase
     kinds = [e.type for e in hub.events]
     assert kinds.index("detection") < kinds.index("run-pipeline") < kinds.index("audio-start")
     assert RunPipeline.from_event(hub.of("run-pipeline")[0]).start_stage.value == "asr"
