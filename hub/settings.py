@@ -11,10 +11,10 @@ from common.mqtt import MqttSettings
 from hub.home.control import HomeControlSettings
 from hub.home.mqtt_devices import MqttDevicesSettings
 from hub.home.settings import HomeAssistantSettings as HomeAssistantLinkSettings
-from hub.pipeline.turn_services import DEFAULT_SYSTEM_PROMPT
+from hub.pipeline.conversation_settings import ConversationSettings  # [conversation] lives with the pipeline
 from hub.remote.settings import HubsSettings, LlmPoolSettings, SttPoolSettings, TtsPoolSettings
+from hub.storage.memory import MemorySettings
 from protocol.discovery import parse_ha_version
-from protocol.end_of_speech import MAX_SPEECH_MS, SILENCE_MS
 from protocol.payloads import SatelliteDriver
 from protocol.topics import validate_device_id
 
@@ -63,48 +63,11 @@ class ModelSettings(_Section):
     cache_dir: Path | None = Field(default=None, description="Where assembled model files are cached")
 
 
-class ConversationSettings(_Section):
-    system_prompt: str = Field(default=DEFAULT_SYSTEM_PROMPT, description="System prompt for the language model")
-    history_turns: int = Field(default=4, ge=0, le=32, description="Earlier turns kept as context per satellite")
-    silence_ms: int = Field(default=SILENCE_MS, ge=100, le=5000, description="Hub end-of-speech silence window, ms")
-    max_speech_ms: int = Field(default=MAX_SPEECH_MS, ge=1000, le=30000, description="Longest utterance, ms")
-    speculative_stt_ms: int = Field(default=150, ge=0, le=5000,
-                                    description="Start transcribing after this much silence, before the end of "
-                                                "speech is decided (0: off; a pause this long mid-sentence costs "
-                                                "one wasted whisper call), ms")
-    command_silence_ms: int = Field(default=600, ge=0, le=5000,
-                                    description="End of speech after this much silence when the speculative "
-                                                "transcript is already a complete command (an intent with all its "
-                                                "slots, e.g. 'turn on the kitchen lights'); speech resuming "
-                                                "before it discards the guess (0: off; never longer than "
-                                                "silence_ms), ms")
-    speculative_answer: bool = Field(default=True,
-                                     description="Start the language model on the speculative transcript (prompt "
-                                                 "and first tokens, no audio); kept if the final words are the "
-                                                 "same, cancelled otherwise")
-    first_clause_words: int = Field(default=4, ge=0, le=50,
-                                    description="Speak the answer's first clause (up to a comma) on its own once it "
-                                                "has this many words, so audio starts sooner (0: whole sentences)")
-    arbitration_window_ms: int = Field(default=200, ge=0, le=2000,
-                                       description="How long wakes from several rooms are collected, ms")
-    unsure_logprob: float = Field(default=-1.0, ge=-10.0, le=0.0,
-                                  description="Ask the person to repeat when the transcript's mean log-probability "
-                                              "per token is below this (natural log; 0 is certain)")
-    no_speech_prob: float = Field(default=0.5, ge=0.0, le=1.0,
-                                  description="Say nothing when whisper's no-speech probability is above this "
-                                              "(and its transcript is not clearly confident): nobody spoke")
-
-
 class LearningSettings(_Section):
     enabled: bool = Field(default=True, description="Adapt per-room settings and answer style from what people do")
     end_of_speech_floor_ms: int = Field(
         default=500, ge=100, le=2000,
         description="Shortest end-of-speech window learning may choose, ms (mid-command hesitations run to ~500 ms)")
-
-
-class MemorySettings(_Section):
-    fact_ttl_days: float = Field(default=180, gt=0, le=3650, description="How long a stated fact is kept, days")
-    facts_in_prompt: int = Field(default=20, ge=0, le=100, description="Most facts given to the language model")
 
 
 class RecorderSettings(_Section):

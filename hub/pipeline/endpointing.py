@@ -13,8 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
+from hub.pipeline.conversation_settings import default
 from protocol.audio import MIC_FORMAT
-from protocol.end_of_speech import MAX_SPEECH_MS, NO_SPEECH_MS, SILENCE_MS, SpeechEnd, SpeechEndRule
+from protocol.end_of_speech import NO_SPEECH_MS, SpeechEnd, SpeechEndRule
 
 WINDOW_SAMPLES = 512
 CONTEXT_SAMPLES = 64
@@ -55,16 +56,17 @@ class StreamingSilero:
 
 @dataclass(frozen=True)
 class EndpointSettings:
-    """The end-of-speech limits (defaults shared with the satellite's decider: protocol/end_of_speech.py)."""
+    """The end-of-speech limits: defaults from ``[conversation]`` (hub/pipeline/conversation_settings.py), whose
+    silence and length limits are the satellite's too (protocol/end_of_speech.py)."""
 
-    silence_ms: int = SILENCE_MS
+    silence_ms: int = default("silence_ms")
     """Silence after speech that ends the utterance, ms."""
-    command_silence_ms: int = 0
+    command_silence_ms: int = default("command_silence_ms")
     """Silence that ends it when the speculative transcript is already a complete fast-path command
     ("turn on the kitchen lights"), ms; 0: off. Never longer than ``silence_ms`` in effect."""
     no_speech_ms: int = NO_SPEECH_MS
     """Give up when nobody speaks this long after the turn opened, ms."""
-    max_ms: int = MAX_SPEECH_MS
+    max_ms: int = default("max_speech_ms")
     """Hard maximum for one utterance, ms, so a turn never hangs on a noisy room."""
     threshold: float = 0.5
     """Silero's speech probability above which a window is speech."""

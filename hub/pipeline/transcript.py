@@ -18,6 +18,8 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
+from hub.pipeline.conversation_settings import default
+
 FILLERS = frozenset({"um", "umm", "uh", "uhm", "uhh", "er", "erm", "ah", "hmm", "mm", "oh", "okay", "ok", "so",
                      "well", "hey", "hi", "hello", "alright"})
 """Words that start an utterance without meaning anything."""
@@ -75,10 +77,12 @@ class Confidence:
 
 @dataclass(frozen=True)
 class DoubtSettings:
-    min_avg_logprob: float = -1.0
+    """When the hub does not act on a transcript; defaults from ``[conversation]`` (unsure_logprob, no_speech_prob)."""
+
+    min_avg_logprob: float = default("unsure_logprob")
     """Below this mean token log-probability the transcript is a guess: ask again. Measured: quiet speech
     -0.67 at the 5th percentile, speech in pink noise -1.02, and every noisy clip under -1.0 was misheard."""
-    max_no_speech_prob: float = 0.5
+    max_no_speech_prob: float = default("no_speech_prob")
     """Above this (with a log-probability under ``no_speech_logprob``) nobody spoke: say nothing. Measured
     (bench.stt_commands): speech 0.10 at the 95th percentile, fragments 0.46, noise alone 0.54 at the 5th."""
     no_speech_logprob: float = -0.5

@@ -10,28 +10,28 @@ from hub.answers import QuickAnswers
 from hub.conversation.bus import EventBus
 from hub.home.intents import IntentMatcher
 from hub.home.skills import Skills
+from hub.pipeline.conversation_settings import DEFAULT_SYSTEM_PROMPT, default
 from hub.pipeline.endpointing import EndpointSettings
 from hub.pipeline.ports import LanguageModel, Recognizer, Synthesizer
 from hub.pipeline.speculation import SpeculationStats
 from hub.pipeline.transcript import DoubtSettings
 
-DEFAULT_SYSTEM_PROMPT = (
-    "You are Hearth, a friendly voice assistant in a family home. Your answers are spoken aloud: "
-    "no lists, no markdown, no emoji."
-)
+__all__ = ["DEFAULT_SYSTEM_PROMPT", "TurnServices", "TurnSettings"]
 
 
 @dataclass(frozen=True)
 class TurnSettings:
-    system_prompt: str = DEFAULT_SYSTEM_PROMPT
-    history_turns: int = 4
+    """A turn's settings; defaults from ``[conversation]`` (:mod:`hub.pipeline.conversation_settings`)."""
+
+    system_prompt: str = default("system_prompt")
+    history_turns: int = default("history_turns")
     endpoint: EndpointSettings = field(default_factory=EndpointSettings)
     played_grace_s: float = 5.0
     """How long past the end of the audio to wait for the satellite's ``played``."""
     max_answer_chars: int = 1000
-    early_stt_ms: int = 150
-    """Start transcribing after this much silence, before end of speech is decided (0: off)."""
-    first_clause_words: int = 4
+    early_stt_ms: int = default("speculative_stt_ms")
+    """Start transcribing after this much silence, before end of speech is decided, ms (0: off)."""
+    first_clause_words: int = default("first_clause_words")
     """Speak the answer's first clause alone once it has this many words (0: whole sentences)."""
     doubt: DoubtSettings = field(default_factory=DoubtSettings)
     """When a transcript is not acted on: the person is asked again, or (nobody spoke) nothing is said."""

@@ -14,6 +14,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from pydantic import BaseModel, ConfigDict, Field
+
+from hub.pipeline.conversation_settings import default
 from hub.storage.store import Store
 
 _LOGGER = logging.getLogger(__name__)
@@ -68,9 +71,23 @@ def extract_fact(text: str) -> tuple[str, str, str] | None:
     return None
 
 
+class MemorySettings(BaseModel):
+    """``[memory]``: the facts people state."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    fact_ttl_days: float = Field(default=180, gt=0, le=3650, description="How long a stated fact is kept, days")
+    facts_in_prompt: int = Field(default=20, ge=0, le=100, description="Most facts given to the language model")
+
+
+_DEFAULTS = MemorySettings()
+
+
 class Memory:
-    def __init__(self, store: Store, *, fact_ttl_s: float = 180 * 86400, max_facts_in_prompt: int = 20,
-                 context_turns: int = 4, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, store: Store, *, fact_ttl_s: float = _DEFAULTS.fact_ttl_days * 86400,
+                 max_facts_in_prompt: int = _DEFAULTS.facts_in_prompt,
+                 context_turns: int = default("history_turns"), clock: Callable[[], float] = time.time) -> None:
+        """Defaults: ``[memory]`` and ``[conversation] history_turns``, the settings' own."""
         self._store = store
         self._ttl = fact_ttl_s
         self._max_facts = max_facts_in_prompt
