@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from hub.conversation.bus import EventRecorder
+from hub.conversation.event_data import TurnEnded
 from hub.conversation.events import EventKind
 from hub.learning.contract import END_OF_SPEECH, Proposal
 from hub.storage.recorder import session_path
@@ -25,11 +26,12 @@ pytestmark = pytest.mark.timeout(300)
 ROOT = Path(__file__).resolve().parent.parent
 
 
-async def one_turn(hub, satellite: SimSatellite, pcm: bytes) -> dict:
+async def one_turn(hub, satellite: SimSatellite, pcm: bytes) -> TurnEnded:
     recorder = EventRecorder(hub.bus)
     await satellite.say(pcm)
     ended = await recorder.wait_for(lambda e: e.kind is EventKind.TURN_ENDED, 90)
-    return dict(ended.data)
+    assert isinstance(ended.data, TurnEnded)
+    return ended.data
 
 
 async def test_a_recorded_session_replays_to_the_same_transitions_and_decisions(broker, hub_models, speech, tmp_path):
@@ -39,7 +41,7 @@ async def test_a_recorded_session_replays_to_the_same_transitions_and_decisions(
         live = EventRecorder(hub.bus)
         first = await one_turn(hub, kitchen, speech("What time is it?"))
         second = await one_turn(hub, kitchen, speech("My name is Sam."))
-        assert first["outcome"] == "done" and second["outcome"] == "done"
+        assert first.outcome == "done" and second.outcome == "done"
         assert "Sam" in " ".join(hub.memory.statements())
         path = hub.recorder.path
     await kitchen.close()
