@@ -121,7 +121,7 @@ async def test_a_huge_answer_chunk_is_resampled_off_the_event_loop():
 
 
 async def test_satellite_serves_one_driver_and_refuses_a_second(monkeypatch, caplog):
-    from satellite import core as satellite_core
+    from satellite import driver as satellite_driver
 
     async with satellite() as app:
         first = await connect(app.server.port, "first")
@@ -139,7 +139,7 @@ async def test_satellite_serves_one_driver_and_refuses_a_second(monkeypatch, cap
         await first.send(Ping().event())
         await next_event(first, "pong")  # the owner was not disturbed
         # A driver that died without closing (silent for longer than the idle limit) is replaced.
-        monkeypatch.setattr(satellite_core, "DRIVER_IDLE_S", 0.3)
+        monkeypatch.setattr(satellite_driver, "DRIVER_IDLE_S", 0.3)
         await asyncio.sleep(0.5)
         third = await connect(app.server.port, "third")
         await third.send(Describe().event())
