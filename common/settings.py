@@ -164,11 +164,6 @@ def _plain(tree: Mapping[str, Any]) -> dict[str, Any]:
     return {key: _plain(value) if isinstance(value, Mapping) else value for key, value in tree.items()}
 
 
-def settings_from_mapping(model: type[S], values: dict[str, Any]) -> S:
-    """Build settings from a plain mapping (tests, embedding)."""
-    return model.model_validate(values)
-
-
 def exit_with(message: str, code: int = 2) -> typing.NoReturn:
     print(message, file=sys.stderr)
     raise SystemExit(code)

@@ -19,10 +19,6 @@ class PcmFormat:
     def bytes_per_second(self) -> int:
         return self.rate * self.width * self.channels
 
-    def bytes_for_ms(self, ms: float) -> int:
-        frame = self.width * self.channels
-        return int(self.rate * ms / 1000) * frame
-
     def duration_ms(self, n_bytes: int) -> float:
         return 1000.0 * n_bytes / self.bytes_per_second
 

@@ -35,14 +35,3 @@ def parse_number(text: str) -> float | None:
             return None
         seen = True
     return float(total + current) if seen else None
-
-
-def spoken_duration(seconds: float) -> str:
-    seconds = round(seconds)
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    parts = []
-    for value, unit in ((hours, "hour"), (minutes, "minute"), (secs, "second")):
-        if value:
-            parts.append(f"{value} {unit}{'s' if value != 1 else ''}")
-    return " ".join(parts) if parts else "0 seconds"

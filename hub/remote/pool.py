@@ -50,10 +50,6 @@ class Server(Generic[_Address]):
     failed_total: int = field(default=0)
 
 
-class NoServerError(RuntimeError):
-    """Every server of the pool is out (and there is no local fallback)."""
-
-
 class ServerPool(Generic[_Address]):
     def __init__(self, kind: str, servers: list[tuple[str, _Address]],
                  probe: Callable[[_Address], Awaitable[str]] | None = None, *,
