@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
 
 from hub.home.intents import Intent
-from hub.home.model import Action, Entity, EntityState, HomeError
+from hub.home.model import Action, ActionResult, Entity, EntityState, HomeError
 from hub.home.targets import Targets, spoken_name
-
-if TYPE_CHECKING:
-    from hub.home.control import ActionResult
 
 COLORS: dict[str, tuple[int, int, int]] = {
     "red": (255, 0, 0), "green": (0, 255, 0), "blue": (0, 0, 255), "white": (255, 255, 255),

@@ -22,7 +22,7 @@ from hub.conversation.event_data import DeviceAction, DeviceResult
 from hub.conversation.events import ConversationEvent
 from hub.home import answers
 from hub.home.intents import Intent
-from hub.home.model import Action, Entity, EntityState, HomeBackend, HomeError, HomeSource
+from hub.home.model import Action, ActionResult, Entity, EntityState, HomeBackend, HomeError, HomeSource
 from hub.home.targets import Targets, pick, question, resolve, same_area, spoken_name
 
 _LOGGER = logging.getLogger(__name__)
@@ -36,21 +36,6 @@ class HomeControlSettings(BaseModel):
                                                  "says it did not respond, seconds")
     ask_back_s: float = Field(default=30.0, gt=0, le=300,
                               description="How long a question back (which device?) waits for its answer, seconds")
-
-
-@dataclass(frozen=True)
-class ActionResult:
-    entity: Entity
-    action: Action
-    result: str
-    """confirmed | already | no_response | error"""
-    ms: float
-    code: str | None = None
-    message: str | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.result in ("confirmed", "already")
 
 
 @dataclass

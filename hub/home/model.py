@@ -63,6 +63,24 @@ class Action:
     data: Mapping[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class ActionResult:
+    """What came of one action on one entity, as the answer and the turn report tell it."""
+
+    entity: Entity
+    action: Action
+    result: str
+    """confirmed | already | no_response | error"""
+    ms: float
+    """From sending the action to its outcome, milliseconds."""
+    code: str | None = None
+    message: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.result in ("confirmed", "already")
+
+
 class HomeError(Exception):
     """A backend could not do what was asked; ``code`` is stable, the message is for people."""
 
