@@ -31,7 +31,8 @@ from hub import __version__
 from hub.pipeline.chunker import SentenceChunker
 from hub.pipeline.stt import SttError
 from hub.pipeline.tts import TtsError, resample_pcm
-from protocol.audio import MAX_TURN_AUDIO_SECONDS, MIC_FORMAT, AudioFormatError, PcmFormat, check_audio, max_bytes
+from protocol.audio import MAX_TURN_AUDIO_SECONDS, MIC_FORMAT, AudioFormatError, PcmFormat, max_bytes
+from protocol.wyoming_events import audio_event_format
 
 if TYPE_CHECKING:
     from hub.loaded_models import Models
@@ -224,8 +225,4 @@ class WyomingService:
 
 def _audio_format(event: Event, *, mono: bool) -> PcmFormat:
     """The checked format of an ``audio-start``/``audio-chunk`` (speech to transcribe must be mono)."""
-    data = event.data or {}
-    fmt = check_audio(data.get("rate"), data.get("width"), data.get("channels"), len(event.payload or b""))
-    if mono and fmt.channels != 1:
-        raise AudioFormatError(f"audio to transcribe must be mono, got {fmt.channels} channels")
-    return fmt
+    return audio_event_format(event, mono=mono)
