@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import logging
 
+from common.errors import error_code as code_of
 from hub.conversation.event_data import EndOfSpeech, Error, Interrupted, SpeechEnded, TurnEnded, TurnStarted
 from hub.conversation.events import monotonic
 from hub.pipeline.answering import Answering
@@ -69,7 +70,7 @@ class Turn(Listening, Answering):
             _LOGGER.info("%s: turn %s ended, satellite lost: %s", self.session.id, self.turn_id, err)
             self.emit(Interrupted(reason=InterruptReason.SATELLITE_LOST, spoken=response))
         except Exception as err:
-            outcome, error_code = TurnOutcome.ERROR, str(getattr(err, "code", type(err).__name__))
+            outcome, error_code = TurnOutcome.ERROR, code_of(err)
             _LOGGER.warning("%s: turn %s failed: %s", self.session.id, self.turn_id, err)
             self.emit(Error(code=error_code, message=str(err)))
             with contextlib.suppress(Exception):
