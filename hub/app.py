@@ -9,7 +9,7 @@ Ownership, in one place:
 - ``sessions`` (one :class:`~hub.conversation.session.SatelliteSession` per satellite, made on its first
   connect) own their open turn. A session's *volume and mute* are the satellite's, as it last said
   (Wyoming or MQTT); its *end-of-speech windows* are set by :class:`~hub.adapters.learned_tuning.LearnedTuning`;
-  its *control route* (our Wyoming extension, else MQTT for an announced satellite, else none) is
+  its *control route* (our Wyoming extension, else MQTT when it is on, else none) is
   chosen each time it is used (:attr:`SatelliteSession.control`).
 - :class:`~hub.adapters.hub_status.HubStatus` owns the problem list and what ``hub/state`` says.
 """
@@ -236,7 +236,7 @@ class Hub:
             name = info.satellite.name if info and info.satellite else satellite_id
             area = info.satellite.area if info and info.satellite and info.satellite.area else satellite_id
             session = SatelliteSession(satellite_id, self.services, name=name, area=area,
-                                       fallback_control=self.bridge.control_for,  # None unless announced on MQTT
+                                       fallback_control=self.bridge.control_for,  # None while MQTT is off
                                        history=self._stored(lambda: self.memory.context(satellite_id), list[tuple[str, str]]()),
                                        on_remember=lambda user, spoken: self._stored(
                                            lambda: self.memory.remember_turn(satellite_id, user, spoken), None))

@@ -20,10 +20,13 @@ from hub.conversation.control import ControlRoute
 from hub.conversation.event_data import TurnEnded
 from hub.learning.contract import END_OF_SPEECH, WAKE_THRESHOLD
 from hub.settings import HubSettings
-from protocol.payloads import HubMetrics
+from protocol.commands import VolumeCommand
+from protocol.payloads import HubMetrics, SatellitePhase, SatelliteState
+from protocol.topics import SatelliteTopic
 from protocol.wyoming_events import CONTROL_EVENTS, SatelliteStateEvent, SetMute, SetVolume, Tune
 from satellite.app import SatelliteApp
 from satellite.settings import SatelliteSettings
+from testbed.hub_rig import running_hub, watching
 from testbed.simsat import SimSatellite
 
 pytestmark = pytest.mark.timeout(300)
@@ -119,6 +122,29 @@ async def test_a_satellite_without_a_control_route_is_answered_honestly(hub_mode
             assert not [e for e in stock.received if e.type in ("set-volume", "set-mute", "tune")]
     finally:
         await stock.close()
+
+
+async def test_with_mqtt_on_a_stock_satellite_is_commanded_there_and_its_state_is_followed(broker, hub_models,
+                                                                                          tmp_path):
+    bedroom = SimSatellite("bedroom")  # stock on Wyoming; its MQTT companion speaks for it
+    await bedroom.start()
+    try:
+        async with watching(broker, "voice/v1/command/bedroom") as commands, \
+                running_hub(broker, hub_models, [bedroom], tmp_path) as hub:
+            await wait_until(lambda: "bedroom" in hub.sessions and hub.sessions["bedroom"].connected)
+            session = hub.sessions["bedroom"]
+            assert session.control is not None and session.control.route is ControlRoute.MQTT
+            async with MqttLink(broker.settings("bedroom"), "bedroom-companion").running() as companion:
+                companion.publish(companion.topics.satellite("bedroom", SatelliteTopic.STATE),
+                                  SatelliteState(satellite="bedroom", phase=SatellitePhase.IDLE, muted=False,
+                                                 volume=20), retain=True)
+                await wait_until(lambda: session.volume == 20)
+            assert await say(hub, "Louder", "bedroom") == "Volume 30 percent."
+            await wait_until(lambda: any(isinstance(c, VolumeCommand) for c in commands))
+            assert [c.volume for c in commands if isinstance(c, VolumeCommand)] == [30]
+            assert not [e for e in bedroom.received if e.type == "set-volume"]  # no extension events to a stock one
+    finally:
+        await bedroom.close()
 
 
 async def test_a_disabled_mqtt_link_keeps_nothing_and_never_connects(caplog):

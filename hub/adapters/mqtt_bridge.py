@@ -3,7 +3,7 @@
 Out (all small JSON, see docs/topics.md): each conversation's state (retained) and turn
 reports, hub state and metrics, arbitration decisions, device intents for Home Assistant,
 commands to satellites (mute, volume, tune: the MQTT route of hub.conversation.control, for a
-satellite that announced itself here) and results of hub-owned commands.
+satellite without our Wyoming extension) and results of hub-owned commands.
 In: satellite announcements (a new satellite is connected to at once), satellite interrupts and state
 (its volume and mute), hub-owned commands (hub/adapters/hub_commands.py: announce, timers, driver,
 learning) plus ``stop`` for satellites that cannot hear MQTT.
@@ -132,9 +132,9 @@ class HubBridge:
         self.link.publish(self.topics.command(satellite), command)
 
     def control_for(self, satellite: str) -> MqttControl | None:
-        """The MQTT route of :class:`hub.conversation.control.SatelliteControl`: only to a satellite that
-        announced itself here (it listens for its commands); a stock satellite never does."""
-        if satellite not in self.announced:
+        """The MQTT route of :class:`hub.conversation.control.SatelliteControl`, for a satellite without our
+        Wyoming extension (a stock one may have an MQTT companion); None while MQTT is off."""
+        if not self.link.settings.enabled:
             return None
         return MqttControl(self.command_satellite, satellite, sender=f"hub-{self.hub_id}")
 

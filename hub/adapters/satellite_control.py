@@ -3,8 +3,8 @@
 - :class:`WyomingControl` sends our extension events (protocol/wyoming_events.py) on the
   satellite's own link: it works with MQTT off, and only for a satellite that speaks them (ours
   says its state after ``run-satellite``; a stock one never does).
-- :class:`MqttControl` publishes the satellite's MQTT commands (mute, volume, tune, stop); only
-  for a satellite that announced itself there, with the capability asked for.
+- :class:`MqttControl` publishes the satellite's MQTT commands (mute, volume, tune, stop): the route
+  to any satellite without our extension while MQTT is on (a stock satellite may have an MQTT companion).
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ class ControlRoute(StrEnum):
     WYOMING = "wyoming"
     """Our satellite, on its live Wyoming link (it said its state there, so it has the extension)."""
     MQTT = "mqtt"
-    """A satellite that announced itself on MQTT, reached by commands."""
+    """MQTT commands, for a satellite without our extension while MQTT is on."""
 
 
 class SatelliteControl(Protocol):

@@ -153,7 +153,7 @@ class SatelliteSession:
     @property
     def control(self) -> SatelliteControl | None:
         """How to reach this satellite now: its own Wyoming link if it speaks our extension, else the
-        composition root's fallback (MQTT for an announced satellite); None: there is no way."""
+        composition root's fallback (MQTT, when it is on); None: there is no way."""
         if self.direct_control is not None and self.connected:
             return self.direct_control
         return self._fallback_control(self.id)
