@@ -304,13 +304,13 @@ def run(sentences: int) -> str:
               "| voice | " + " | ".join(wake_conditions) + " |", "|---|" + "---|" * len(wake_conditions)]
     total_hits = total_pos = 0
     for voice in ["piper", *ESPEAK_VOICES]:
-        cells = []
+        hits: list[str] = []
         for condition in wake_conditions:
             found = positives[(voice, condition)]
             hit = sum(1 for h in found if h > 0)
             total_hits, total_pos = total_hits + hit, total_pos + len(found)
-            cells.append(f"{hit}/{len(found)}")
-        lines.append(f"| {voice} | " + " | ".join(cells) + " |")
+            hits.append(f"{hit}/{len(found)}")
+        lines.append(f"| {voice} | " + " | ".join(hits) + " |")
     lines += ["", f"Hit rate {total_hits}/{total_pos} ({total_hits / total_pos:.0%}) over the three phrases "
               f"({', '.join(repr(p) for p in WAKE_PHRASES)}).", "",
               "| negatives | clips | clips with a false alarm | audio | false alarms per hour |", "|---|---|---|---|---|"]

@@ -40,9 +40,10 @@ import numpy as np
 
 from bench.latency import pct
 from bench.results import load_note, write_result
-from hub.app import Hub, Models
+from hub.app import Hub
 from hub.conversation.bus import EventRecorder
 from hub.conversation.events import EventKind
+from hub.loaded_models import Models
 from hub.settings import HubSettings
 from protocol.audio import MIC_FORMAT
 from protocol.payloads import InterruptReason, SatellitePhase
@@ -84,6 +85,10 @@ class TappedBackend:
     @property
     def frames_dropped(self) -> int:
         return self.inner.frames_dropped
+
+    @frames_dropped.setter
+    def frames_dropped(self, value: int) -> None:
+        self.inner.frames_dropped = value
 
     def speak(self, pcm: bytes) -> None:
         self.onset_t, self._armed = None, True

@@ -39,10 +39,11 @@ from common.broker import Role
 from common.local_broker import DEFAULT_DEVICES, MosquittoBroker, free_port
 from protocol.payloads import SatellitePhase
 from satellite.app import SatelliteApp
+from satellite.audio.backends import FileBackend
 from satellite.settings import SatelliteSettings
 from testbed.audio_fixtures import SpeechMaker
-from tests.test_hub_turns import wait_until
-from tests.test_multi_hub import House, driven, start_hub, wake_and_ask
+from testbed.hub_processes import House, driven, start_hub, wake_and_ask
+from testbed.hub_rig import wait_until
 
 HUBS = ("hub", "hub-b")
 
@@ -68,6 +69,7 @@ async def trial(house: House, app: SatelliteApp, procs: dict[str, asyncio.subpro
     if freeze:  # done with the frozen one
         procs[victim].send_signal(signal.SIGKILL)
         await procs[victim].wait()
+    assert isinstance(app.backend, FileBackend), app.backend
     app.backend.feed(pcm)  # "Hey Jarvis. What time is it?": the satellite's wake model hears it
     await wait_until(lambda: len(house.reports) > reports, 60)
     answered = time.monotonic() - killed

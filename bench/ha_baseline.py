@@ -25,6 +25,7 @@ from typing import Any
 
 from protocol.audio import MIC_FORMAT
 from satellite.app import SatelliteApp
+from satellite.audio.backends import FileBackend
 from satellite.settings import SatelliteSettings
 
 HA_PEER = "current"
@@ -105,7 +106,7 @@ class HomeAssistantBaseline:
     def _hook(self, app: SatelliteApp) -> None:
         probe = self._probe
         backend = app.backend
-        assert backend is not None
+        assert isinstance(backend, FileBackend), backend
         next_mic = backend._next_mic  # noqa: SLF001 - the bench times our own satellite's microphone reads
 
         async def timed_next_mic() -> bytes | None:
@@ -136,14 +137,15 @@ class HomeAssistantBaseline:
         await _wait(lambda: app.core.phase.value == "idle" and not app.player.playing, 30)
         probe = self._probe
         gap = bytes(int(MIC_FORMAT.bytes_per_second * WAKE_GAP_S))
-        backend: Any = app.backend
+        backend = app.backend
+        assert isinstance(backend, FileBackend), backend
         pending = max(0, len(backend._pcm) - backend._offset)  # noqa: SLF001 - audio not yet read stays first
         probe.question_offset = pending + len(wake) + len(gap)
         probe.question_t = probe.first_answer_t = None
         probe.got_answer.clear()
         probe.armed = True
         trailing = bytes(int(MIC_FORMAT.bytes_per_second * 3.0))
-        app.backend.feed(wake + gap + question + trailing)  # type: ignore[attr-defined]
+        backend.feed(wake + gap + question + trailing)
         try:
             await asyncio.wait_for(probe.got_answer.wait(), timeout)
         except TimeoutError:

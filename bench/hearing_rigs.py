@@ -70,7 +70,7 @@ class Heard:
 
 
 def _toml(path: Path, values: dict[str, object]) -> None:
-    from scripts.demo import write_toml
+    from testbed.toml_config import write_toml
 
     write_toml(path, values)
 
@@ -109,8 +109,8 @@ class OursRig:
 
     async def run(self) -> dict[str, Heard]:
         from common.broker import Role
-        from scripts.demo import mqtt_table
         from testbed.mqtt_test_devices import DeviceBridge
+        from testbed.toml_config import mqtt_table
 
         broker = MosquittoBroker(self.work / "mosquitto", devices={**DEFAULT_DEVICES, "zigbee2mqtt": Role.DEVICE_BRIDGE})
         broker.prepare()

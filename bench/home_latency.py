@@ -28,16 +28,18 @@ import shutil
 import statistics
 import tempfile
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.results import load_note, write_result
 from common.broker import Role
 from common.local_broker import DEFAULT_DEVICES, MosquittoBroker
-from hub.app import Hub, Models
+from hub.app import Hub
 from hub.conversation.bus import EventRecorder
+from hub.conversation.event_data import DeviceAction, TurnEnded
 from hub.conversation.events import ConversationEvent, EventKind
+from hub.loaded_models import Models
 from hub.settings import HubSettings
 from testbed.audio_fixtures import SpeechMaker
 from testbed.mqtt_test_devices import DeviceBridge, ZigbeeBulb
@@ -64,22 +66,25 @@ async def one_command(satellite: SimSatellite, recorder: EventRecorder, pcm: byt
     seen = len(recorder.events)
     await satellite.say(pcm)
     ended = await recorder.wait_for(lambda e: e.kind is EventKind.TURN_ENDED and recorder.events.index(e) >= seen, 60)
-    action = next((e for e in recorder.events[seen:] if e.kind is EventKind.DEVICE_ACTION), None)
+    action = next((e for e in recorder.events[seen:] if isinstance(e.data, DeviceAction)), None)
     end = satellite.speech_end_t
     first_audio = satellite.answers[-1].first_chunk_t if satellite.answers else None
-    if action is None or action.data.result != "confirmed" or end is None or first_audio is None:
+    done = action.data if action is not None and isinstance(action.data, DeviceAction) else None
+    if action is None or done is None or done.result != "confirmed" or end is None or first_audio is None:
         row.failed += 1
-        print(f"  {row.name}: not confirmed: heard {ended.data.transcript!r}, said {ended.data.response!r}")
+        report = ended.data
+        assert isinstance(report, TurnEnded)
+        print(f"  {row.name}: not confirmed: heard {report.transcript!r}, said {report.response!r}")
         return
     changed = state_t(action)
     assert changed is not None
     row.state_ms.append(1000 * (changed - end))
     row.audio_ms.append(1000 * (first_audio - end))
-    row.confirm_ms.append(float(action.data.ms))
+    row.confirm_ms.append(float(done.ms))
 
 
 @contextlib.asynccontextmanager
-async def running(settings: dict[str, object], models: Models, satellite: SimSatellite,
+async def running(settings: Mapping[str, object], models: Models, satellite: SimSatellite,
                   ready: Callable[[Hub], bool], *, wait_satellite: bool = True) -> AsyncIterator[Hub]:
     hub = Hub(HubSettings.model_validate(settings), models)
     await hub.start()
@@ -186,6 +191,7 @@ async def assist_row(models: Models, speech: SpeechMaker, repeats: int, workdir:
                 changed: list[float] = []
                 watch.subscribe(lambda state: changed.append(time.monotonic())
                                 if state.entity_id == "switch.coffee_maker" else None)
+                assert hub.wyoming is not None
                 service = await asyncio.to_thread(ha.add_integration, "wyoming",
                                                   {"host": "127.0.0.1", "port": hub.wyoming.port})
                 stt = await _wyoming_entity(ha, service, "stt")

@@ -53,10 +53,12 @@ from bench.pause_set import DEFAULT_WINDOWS
 from bench.pause_set import measure as measure_pauses
 from bench.pause_set import report as pause_report
 from bench.results import write_result
-from hub.app import Hub, Models
+from hub.app import Hub
 from hub.conversation.bus import EventRecorder
+from hub.conversation.event_data import TurnEnded
 from hub.conversation.events import EventKind
 from hub.llm.base import LlmRequest
+from hub.loaded_models import Models
 from hub.pipeline.endpointing import Endpointer, EndpointSettings
 from hub.settings import HubSettings
 from protocol.audio import MIC_CHUNK_SAMPLES, MIC_FORMAT
@@ -273,7 +275,9 @@ async def ours(hub: Hub, sat: SimSatellite, calls: Calls, pcm: bytes, last_voice
         "early": 1.0 if first(EventKind.SPEECH_ENDED).data.by == "command" else 0.0,
         "hit": 1.0 if llm_started is not None and llm_started.data.speculative == "hit" else 0.0,
     }
-    return OurTurn(stages, str(ended.data.response), str(ended.data.handler), request,
+    report = ended.data
+    assert isinstance(report, TurnEnded)
+    return OurTurn(stages, report.response, report.handler, request,
                    str(first(EventKind.SPEECH_ENDED).data.by),
                    None if llm_started is None else llm_started.data.speculative)
 

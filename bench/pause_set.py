@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from bench.intent_cases import HOME
 from hub.home.intents import IntentMatcher
 from hub.pipeline.endpointing import Endpointer, EndpointSettings, StreamingSilero
-from hub.pipeline.stt import SpeechToText
+from hub.pipeline.ports import Recognizer
 from hub.pipeline.transcript import Confidence, DoubtSettings, clean, doubt
 from hub.pipeline.tts import resample_pcm
 from protocol.audio import MIC_FORMAT
@@ -165,7 +165,7 @@ def silences(pcm: bytes) -> list[tuple[float, float]]:
     return result
 
 
-async def guesses(stt: SpeechToText, matcher: IntentMatcher, pcm: bytes, speculative_ms: int) -> list[Guess]:
+async def guesses(stt: Recognizer, matcher: IntentMatcher, pcm: bytes, speculative_ms: int) -> list[Guess]:
     """Every speculative transcript the hub would make on this audio, judged as the hub judges it."""
     found = []
     settings = DoubtSettings()
@@ -218,7 +218,7 @@ def evaluate(items: list[Item], window_ms: int, speculative_ms: int, silence_ms:
     return WindowResult(window_ms, cut, cut_instant, gains)
 
 
-async def measure(stt: SpeechToText, speech: SpeechMaker, speculative_ms: int) -> list[Item]:
+async def measure(stt: Recognizer, speech: SpeechMaker, speculative_ms: int) -> list[Item]:
     matcher = IntentMatcher(lambda: HOME)
     items = []
     for index, (first, pause_ms, second, kind) in enumerate(ITEMS):
@@ -273,7 +273,7 @@ def report(items: list[Item], windows: tuple[int, ...], default_ms: int, specula
 
 
 def main() -> None:
-    from hub.app import Models
+    from hub.loaded_models import Models
     from hub.settings import HubSettings
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)

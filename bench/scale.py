@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import logging
 import math
 import os
@@ -43,9 +44,10 @@ from bench.latency import pct
 from bench.results import RESULTS, load_note, write_result
 from common.local_broker import MosquittoBroker
 from common.mqtt import MqttLink
-from hub.app import Hub, Models
+from hub.app import Hub
 from hub.conversation.bus import EventRecorder
-from hub.conversation.events import EventKind
+from hub.conversation.events import ConversationEvent, EventKind
+from hub.loaded_models import Models
 from hub.settings import HubSettings
 from testbed.audio_fixtures import SpeechMaker
 from testbed.simsat import SimSatellite
@@ -98,7 +100,7 @@ async def round_of(recorder: EventRecorder, talkers: list[SimSatellite], pcm: by
                     ended[event.satellite] = event
             seen = len(recorder.events)
             if len(ended) < len(names):
-                await recorder.wait_for(lambda e, seen=seen: len(recorder.events) > seen, 300)
+                await recorder.wait_for(functools.partial(_grown, recorder, seen), 300)
 
     await asyncio.wait_for(collect(), 300)
     latencies, failed = [], 0
@@ -280,3 +282,7 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def _grown(recorder: EventRecorder, seen: int, event: ConversationEvent) -> bool:
+    return len(recorder.events) > seen

@@ -28,7 +28,7 @@ from bench.peers import PeerProcess, free_port, running, whisper_command
 from bench.results import load_note
 from bench.scale import QUESTION, Point, knee, measure
 from common.local_broker import MosquittoBroker
-from hub.app import Models
+from hub.loaded_models import Models
 from hub.remote.wyoming_stt import RemoteSpeechToText, stt_pool
 from hub.settings import HubSettings
 from protocol.payloads import ModelStatus

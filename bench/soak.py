@@ -1,6 +1,6 @@
 """Soak: fifty satellites on one hub for minutes; commands lost, tasks, file descriptors, memory over time.
 
-The loop of ``tests/test_soak.py``, run for a set time: 50 scripted Wyoming satellites (real TCP),
+The loop of ``tests/test_soak.py`` (``testbed/soak_rig.py``), run for a set time: 50 scripted Wyoming satellites (real TCP),
 the real hub with the real models, a real Mosquitto from the repository's config. Each round, four
 rooms (in turn) ask "What time is it?" at once, then every room gets a ``timer_start`` and a
 ``timer_cancel`` from Home Assistant's MQTT account; every command must come back ``done`` and
@@ -26,16 +26,16 @@ from wyoming.timer import TimerCancelled, TimerStarted
 
 from bench.results import load_note, write_result
 from common.local_broker import MosquittoBroker
-from hub.app import Models
 from hub.conversation.bus import EventRecorder
 from hub.conversation.events import EventKind
+from hub.loaded_models import Models
 from hub.settings import HubSettings
 from protocol.commands import TimerCancelCommand, TimerStartCommand
 from protocol.topics import HubTopic, Topics
 from testbed.audio_fixtures import SpeechMaker
+from testbed.hub_rig import running_hub, watching
 from testbed.simsat import SimSatellite
-from tests.test_hub_turns import running_hub, watching
-from tests.test_soak import (
+from testbed.soak_rig import (
     SATELLITES,
     TALKERS,
     Snapshot,
@@ -71,8 +71,8 @@ async def soak(minutes: float, workdir: Path) -> str:
                 round_started = time.monotonic()
                 recorder = EventRecorder()
                 unsubscribe = hub.bus.subscribe(recorder)
-                first = (rounds * TALKERS) % SATELLITES
-                talkers = satellites[first:first + TALKERS]
+                start = (rounds * TALKERS) % SATELLITES
+                talkers = satellites[start:start + TALKERS]
                 try:
                     await talk(hub, recorder, talkers, pcm)
                     turns += len(talkers)

@@ -24,11 +24,16 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from common.broker import Role
-from common.local_broker import DEFAULT_DEVICES, REPO, MosquittoBroker, free_port
-from common.mqtt import MqttLink
-from protocol import payloads
-from protocol.topics import ConversationTopic, SatelliteTopic
+if __package__ in (None, ""):
+    # `python scripts/demo.py` (the file, not the module) puts scripts/ on the path instead of the repository.
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from common.broker import Role  # noqa: E402
+from common.local_broker import DEFAULT_DEVICES, REPO, MosquittoBroker, free_port  # noqa: E402
+from common.mqtt import MqttLink  # noqa: E402
+from protocol import payloads  # noqa: E402
+from protocol.topics import ConversationTopic, SatelliteTopic  # noqa: E402
+from testbed.toml_config import mqtt_table, write_toml  # noqa: E402
 
 console = Console()
 SATELLITE_ID = "kitchen"
@@ -57,30 +62,6 @@ def synthesise_prompt(path: Path, prompts: tuple[str, ...] = (PROMPT, DEVICE_PRO
         out.setsampwidth(2)
         out.setframerate(16000)
         out.writeframes(audio)
-
-
-def toml_value(value: object) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return str(value)
-    if isinstance(value, list):
-        return "[" + ", ".join(toml_value(v) for v in value) + "]"
-    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def write_toml(path: Path, values: dict[str, object]) -> None:
-    lines = [f"{k} = {toml_value(v)}" for k, v in values.items() if not isinstance(v, dict)]
-    for section, table in values.items():
-        if isinstance(table, dict):
-            lines.append(f"\n[{section}]")
-            lines += [f"{k} = {toml_value(v)}" for k, v in table.items()]
-    path.write_text("\n".join(lines) + "\n")
-
-
-def mqtt_table(broker: MosquittoBroker, user: str) -> dict[str, object]:
-    return {"host": "127.0.0.1", "port": broker.port, "username": user,
-            "password": broker.passwords[user], "root": broker.root}
 
 
 async def run_demo(wav: Path, answer: Path, workdir: Path, timeout_s: float, turns: int = 2) -> int:

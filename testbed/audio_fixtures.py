@@ -7,12 +7,13 @@ import threading
 
 import numpy as np
 
-from hub.pipeline.tts import TextToSpeech, resample_pcm
+from hub.pipeline.ports import Synthesizer
+from hub.pipeline.tts import resample_pcm
 from protocol.audio import MIC_FORMAT
 
 
 class SpeechMaker:
-    def __init__(self, tts: TextToSpeech) -> None:
+    def __init__(self, tts: Synthesizer) -> None:
         self._tts = tts
         self._cache: dict[str, bytes] = {}
         self._lock = threading.Lock()

@@ -26,11 +26,15 @@ import threading
 import wave
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from common.pcm import resample_pcm
 from protocol.audio import MIC_FORMAT
+
+if TYPE_CHECKING:
+    from piper import PiperVoice
 
 RATE = MIC_FORMAT.rate
 SPEECH_DBFS = -20.0
@@ -139,7 +143,7 @@ class Corpus:
     def __init__(self, cache_dir: Path | None = None) -> None:
         self.cache_dir = cache_dir or default_cache_dir()
         self.cache_dir.mkdir(parents=True, exist_ok=True)
-        self._piper = None
+        self._piper: PiperVoice | None = None
         self._lock = threading.Lock()
 
     def say(self, text: str, voice: str | Voice) -> bytes:
@@ -178,10 +182,11 @@ class Corpus:
 
         if self._piper is None:
             self._piper = PiperVoice.load(str(piper_voice_path()))
+        piper = self._piper
         # No sampling noise: the same text gives the same audio on every machine.
         config = SynthesisConfig(length_scale=voice.length_scale, noise_scale=0.0, noise_w_scale=0.0)
-        pcm = b"".join(chunk.audio_int16_bytes for chunk in self._piper.synthesize(text, syn_config=config))
-        return resample_pcm(pcm, int(self._piper.config.sample_rate), RATE)
+        pcm = b"".join(chunk.audio_int16_bytes for chunk in piper.synthesize(text, syn_config=config))
+        return resample_pcm(pcm, int(piper.config.sample_rate), RATE)
 
 
 # -- levels ----------------------------------------------------------------------------------------

@@ -3,60 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 from wyoming.timer import TimerStarted
 
-from common.mqtt import MqttLink
-from hub.app import Hub
 from hub.conversation.bus import EventRecorder
 from hub.conversation.events import EventKind
-from hub.settings import HubSettings
 from protocol.payloads import ConversationState, InterruptReason, TurnReport
 from protocol.wyoming_events import InterruptEvent
+from testbed.hub_rig import running_hub, wait_until, watching
 from testbed.simsat import SimSatellite
 
 pytestmark = pytest.mark.timeout(300)
-
-
-@contextlib.asynccontextmanager
-async def running_hub(broker, models, satellites: list[SimSatellite], tmp_path: Path, **conversation) -> AsyncIterator[Hub]:
-    settings = HubSettings.model_validate({
-        "data_dir": str(tmp_path / "hub"), "satellites": [s.uri for s in satellites],
-        "mqtt": broker.settings("hub").model_dump(), "wyoming": {"port": 0},
-        "conversation": conversation,
-    })
-    hub = Hub(settings, models)
-    await hub.start()
-    try:
-        for satellite in satellites:
-            await asyncio.wait_for(satellite.running.wait(), 10)
-        yield hub
-    finally:
-        await hub.close()
-
-
-@contextlib.asynccontextmanager
-async def watching(broker, topic_filter: str) -> AsyncIterator[list]:
-    seen: list = []
-    link = MqttLink(broker.settings("monitor"), "test-monitor")
-
-    async def collect(topic: str, message: object) -> None:
-        seen.append(message)
-
-    link.subscribe(topic_filter, collect)
-    async with link.running():
-        yield seen
-
-
-async def wait_until(predicate, timeout: float = 60.0) -> None:
-    async def poll() -> None:
-        while not predicate():
-            await asyncio.sleep(0.05)
-    await asyncio.wait_for(poll(), timeout)
 
 
 def phases(recorder: EventRecorder, satellite: str) -> list[str]:

@@ -24,22 +24,16 @@ import pytest
 from common.broker import Role
 from common.local_broker import DEFAULT_DEVICES, REPO, MosquittoBroker, free_port
 from common.mqtt import MqttLink
-from protocol.payloads import Availability, SatelliteOwner, SatellitePhase, TurnReport
+from protocol.payloads import Availability, SatelliteOwner, SatellitePhase
 from protocol.topics import ConversationTopic
 from satellite.app import SatelliteApp
 from satellite.settings import SatelliteSettings
-from scripts.demo import mqtt_table, write_toml
-from testbed.audio_fixtures import silence
-from tests.test_hub_turns import wait_until
+from testbed.hub_processes import House, driven, start_hub, wake_and_ask
+from testbed.hub_rig import wait_until
 
 pytestmark = pytest.mark.timeout(300)
 
 HUBS = ("hub", "hub-b")
-
-
-def wake_and_ask(speech) -> bytes:
-    """What a person says to a satellite: the wake word, a breath, the question, then quiet."""
-    return speech("Hey Jarvis.") + silence(0.25) + speech("What time is it?") + silence(2.0)
 ROOMS = ("kitchen", "bedroom")
 FAILOVER_BOUND_S = 3.0
 """Hub SIGKILL -> the other hub holds the lease and the satellite's Wyoming link (documented in docs/DEPLOY.md):
@@ -58,43 +52,6 @@ def two_hub_broker() -> Iterator[MosquittoBroker]:
     shutil.rmtree(workdir, ignore_errors=True)
 
 
-class House:
-    """What a monitor sees: every lease as it arrives (with its time), turn reports, hub availability."""
-
-    def __init__(self, broker: MosquittoBroker) -> None:
-        self.link = MqttLink(broker.settings("homeassistant"), "test-homeassistant")
-        self.leases: list[tuple[float, SatelliteOwner]] = []
-        self.reports: list[TurnReport] = []
-        self.hubs: dict[str, str] = {}
-        t = self.link.topics
-
-        async def lease(topic: str, message: SatelliteOwner) -> None:
-            self.leases.append((time.monotonic(), message))
-
-        async def report(topic: str, message: TurnReport) -> None:
-            self.reports.append(message)
-
-        async def availability(topic: str, message: Availability) -> None:
-            self.hubs[topic.split("/")[-2]] = message.value
-
-        self.link.subscribe(t.all_owners(), lease)
-        self.link.subscribe(f"{t.base}/conversation/+/turn", report)
-        self.link.subscribe(t.all_hub_availability(), availability)
-
-    def owner(self, room: str) -> str | None:
-        return next((m.hub for _, m in reversed(self.leases) if m.satellite == room), None)
-
-
-async def start_hub(tmp_path: Path, broker: MosquittoBroker, hub_id: str) -> asyncio.subprocess.Process:
-    config = tmp_path / f"{hub_id}.toml"
-    write_toml(config, {"hub_id": hub_id, "data_dir": str(tmp_path / f"{hub_id}-data"),
-                        "mqtt": mqtt_table(broker, hub_id), "wyoming": {"enabled": False},
-                        "hubs": {"ownership": True}, "recorder": {"enabled": False}})
-    with (tmp_path / f"{hub_id}.log").open("ab") as out:
-        return await asyncio.create_subprocess_exec(sys.executable, "-m", "hub", "--config", str(config),
-                                                    stdout=out, stderr=out, cwd=str(REPO))
-
-
 @contextlib.asynccontextmanager
 async def satellites(tmp_path: Path, broker: MosquittoBroker) -> AsyncIterator[dict[str, SatelliteApp]]:
     apps: dict[str, SatelliteApp] = {}
@@ -110,10 +67,6 @@ async def satellites(tmp_path: Path, broker: MosquittoBroker) -> AsyncIterator[d
     finally:
         for app in apps.values():
             await app.close()
-
-
-def driven(app: SatelliteApp) -> bool:
-    return app.core.hub_ready.is_set() and app.core._peer is not None and not app.core._peer.closed
 
 
 async def test_one_owner_per_satellite_failover_within_the_bound_and_no_flapping(two_hub_broker, speech, tmp_path):
