@@ -1,4 +1,12 @@
-"""Fixtures shared by every test: a real Mosquitto, started from the repo's config."""
+"""Fixtures shared by every test (a real Mosquitto, started from the repo's config), and the markers.
+
+Markers are applied here from what a test uses, so they cannot be forgotten (see ``MARKED_BY_FIXTURE``):
+``models`` for a test that loads the hub's real models (whisper, gemma, piper), ``peers`` for one that runs
+Home Assistant or third-party Wyoming peers. Tests that start hub or satellite *processes* (which load
+their models themselves) say ``models`` explicitly, and ``slow`` marks what takes seconds without any model
+(bursts of 10,000 messages, long learning simulations, many broker restarts).
+``-m "not models and not peers and not slow"`` (``make test-fast``) is the fast tier: fake models
+(``testbed/fakes.py``) and everything else real."""
 
 from __future__ import annotations
 
@@ -11,6 +19,21 @@ from pathlib import Path
 import pytest
 
 from testbed.broker import MosquittoBroker
+
+MARKED_BY_FIXTURE: dict[str, tuple[str, ...]] = {
+    "hub_models": ("models",),
+    "home_assistant": ("peers",),
+    "whisper_servers": ("models", "peers"),  # wyoming-faster-whisper peers, each loading whisper
+    "llama_endpoint": ("models",),  # an OpenAI-compatible server on the real GGUF
+}
+"""A test using this fixture (directly or through another fixture) gets these markers."""
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        used = set(getattr(item, "fixturenames", ()))
+        for marker in sorted({m for fixture, marks in MARKED_BY_FIXTURE.items() if fixture in used for m in marks}):
+            item.add_marker(marker)
 
 
 @pytest.fixture

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
 from hub.app import Hub
-from hub.conversation.events import ConversationEvent, EventKind, EventRecorder
+from hub.conversation.bus import EventRecorder
+from hub.conversation.events import ConversationEvent, EventKind
 from hub.loaded_models import Models
 from hub.settings import HubSettings
 from testbed.simsat import SimSatellite
@@ -69,9 +70,8 @@ async def turn_ended(recorder: EventRecorder, satellite: SimSatellite, pcm: byte
 
 
 def field(event: ConversationEvent, name: str) -> Any:
-    """One field of an event's payload (a typed payload, or the mapping older events carried)."""
-    data = event.data
-    return data[name] if isinstance(data, Mapping) else getattr(data, name)
+    """One field of an event's typed payload (the kind was checked by whoever found the event)."""
+    return getattr(event.data, name)
 
 
 def phases(hub: Hub, satellite: str) -> list[str]:

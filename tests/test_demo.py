@@ -11,7 +11,7 @@ import pytest
 
 from common.local_broker import REPO
 
-pytestmark = pytest.mark.timeout(300)
+pytestmark = [pytest.mark.timeout(300), pytest.mark.models]  # hub and satellite processes with their models
 
 
 def test_demo_answers_the_time_question_through_real_processes(tmp_path):

@@ -11,7 +11,8 @@ import asyncio
 import pytest
 from wyoming.audio import AudioChunk
 
-from hub.conversation.events import EventKind, EventRecorder
+from hub.conversation.bus import EventRecorder
+from hub.conversation.events import EventKind
 from protocol.payloads import InterruptReason
 from protocol.wyoming_events import InterruptEvent
 from testbed.fakes import ScriptedLanguageModel, ScriptedSpeechToText, SilentSpeech, fake_models
@@ -27,7 +28,7 @@ SENTENCES = ["Once upon a time, a dragon lived in a castle.", "Every morning it 
 
 
 @pytest.fixture(scope="module")
-def speech() -> Speech:
+def espeak() -> Speech:
     return Speech()
 
 
@@ -46,9 +47,9 @@ def spoken_prefix(spoken: str) -> int:
     raise AssertionError(f"not whole sentences from the story's start: {spoken!r}")
 
 
-async def test_a_wake_word_over_the_answer_stops_it_and_keeps_only_what_was_said(speech, tmp_path):
+async def test_a_wake_word_over_the_answer_stops_it_and_keeps_only_what_was_said(espeak, tmp_path):
     stt, llm, tts = storyteller()
-    story = stt.teach((speech("Tell me a story."), "Tell me a story."))
+    story = stt.teach((espeak("Tell me a story."), "Tell me a story."))
     kitchen = SimSatellite("kitchen", send_played=False)
     await kitchen.start()
     async with fast_hub(tmp_path, fake_models(stt, llm, tts), [kitchen]) as hub:
@@ -77,10 +78,10 @@ async def test_a_wake_word_over_the_answer_stops_it_and_keeps_only_what_was_said
     assert len(history) == 1 and history[0][1] == spoken  # the next question's context holds only what was heard
 
 
-async def test_a_new_wake_while_speaking_interrupts_and_the_new_question_is_answered(speech, tmp_path):
+async def test_a_new_wake_while_speaking_interrupts_and_the_new_question_is_answered(espeak, tmp_path):
     stt, llm, tts = storyteller()
-    story = stt.teach((speech("Tell me a story."), "Tell me a story."))
-    time_please = stt.teach((speech("What time is it?"), "What time is it?"))
+    story = stt.teach((espeak("Tell me a story."), "Tell me a story."))
+    time_please = stt.teach((espeak("What time is it?"), "What time is it?"))
     kitchen = SimSatellite("kitchen", send_played=False)
     await kitchen.start()
     async with fast_hub(tmp_path, fake_models(stt, llm, tts), [kitchen]) as hub:

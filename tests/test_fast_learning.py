@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from hub.conversation.events import EventKind, EventRecorder
+from hub.conversation.bus import EventRecorder
+from hub.conversation.events import EventKind
 from hub.learning.contract import END_OF_SPEECH
 from testbed.fakes import ScriptedSpeechToText, fake_models
 from testbed.simsat import SimSatellite

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import pytest
 
-from hub.conversation.events import EventKind, EventRecorder
+from hub.conversation.bus import EventRecorder
+from hub.conversation.events import EventKind
 from hub.llm.base import LlmUnreachable
 from testbed.fakes import ScriptedLanguageModel, ScriptedSpeechToText, SilentSpeech, fake_models
 from testbed.simsat import SimSatellite
@@ -23,13 +24,13 @@ SKY = "Sunlight scatters off the air. Blue light scatters the most, so the sky l
 
 
 @pytest.fixture(scope="module")
-def speech() -> Speech:
+def espeak() -> Speech:
     return Speech()
 
 
-async def test_a_command_is_answered_on_the_fast_path_without_the_language_model(speech, tmp_path):
+async def test_a_command_is_answered_on_the_fast_path_without_the_language_model(espeak, tmp_path):
     stt, llm, tts = ScriptedSpeechToText(), ScriptedLanguageModel(), SilentSpeech()
-    clip = stt.teach((speech("What time is it?"), "What time is it?"))
+    clip = stt.teach((espeak("What time is it?"), "What time is it?"))
     kitchen = SimSatellite("kitchen")
     await kitchen.start()
     async with fast_hub(tmp_path, fake_models(stt, llm, tts), [kitchen]) as hub:
@@ -49,10 +50,10 @@ async def test_a_command_is_answered_on_the_fast_path_without_the_language_model
     assert len(answer.audio) == pytest.approx(tts.seconds(said) * answer.rate * 2, abs=4096)
 
 
-async def test_a_question_streams_the_model_answer_sentence_by_sentence_into_speech(speech, tmp_path):
+async def test_a_question_streams_the_model_answer_sentence_by_sentence_into_speech(espeak, tmp_path):
     stt, tts = ScriptedSpeechToText(), SilentSpeech()
     llm = ScriptedLanguageModel({"why is the sky blue": SKY}, piece_delay_s=0.01)
-    clip = stt.teach((speech("Why is the sky blue?"), "Why is the sky blue?"))
+    clip = stt.teach((espeak("Why is the sky blue?"), "Why is the sky blue?"))
     kitchen = SimSatellite("kitchen", area="Kitchen")
     await kitchen.start()
     async with fast_hub(tmp_path, fake_models(stt, llm, tts), [kitchen]) as hub:
@@ -80,10 +81,10 @@ async def test_a_question_streams_the_model_answer_sentence_by_sentence_into_spe
     assert history == [("Why is the sky blue?", SKY)]
 
 
-async def test_a_doubtful_transcript_is_asked_again_and_the_clear_retake_is_acted_on(speech, tmp_path):
+async def test_a_doubtful_transcript_is_asked_again_and_the_clear_retake_is_acted_on(espeak, tmp_path):
     stt, llm, tts = ScriptedSpeechToText(), ScriptedLanguageModel(), SilentSpeech()
-    mumbled = stt.teach((speech("What is the time?"), "What is the time?"), avg_logprob=-1.6)
-    clear = stt.teach((speech("What time is it?"), "What time is it?"))
+    mumbled = stt.teach((espeak("What is the time?"), "What is the time?"), avg_logprob=-1.6)
+    clear = stt.teach((espeak("What time is it?"), "What time is it?"))
     kitchen = SimSatellite("kitchen")
     await kitchen.start()
     async with fast_hub(tmp_path, fake_models(stt, llm, tts), [kitchen]) as hub:
@@ -100,9 +101,9 @@ async def test_a_doubtful_transcript_is_asked_again_and_the_clear_retake_is_acte
     assert llm.streams == []  # a guess never reaches the language model
 
 
-async def test_nobody_speaking_after_a_wake_gets_no_answer(speech, tmp_path):
+async def test_nobody_speaking_after_a_wake_gets_no_answer(espeak, tmp_path):
     stt, tts = ScriptedSpeechToText(), SilentSpeech()
-    cough = stt.teach((speech("Hm."), "Thank you."), avg_logprob=-1.2, no_speech_prob=0.9)
+    cough = stt.teach((espeak("Hm."), "Thank you."), avg_logprob=-1.2, no_speech_prob=0.9)
     kitchen = SimSatellite("kitchen")
     await kitchen.start()
     async with fast_hub(tmp_path, fake_models(stt, tts=tts), [kitchen]) as hub:
@@ -113,10 +114,10 @@ async def test_nobody_speaking_after_a_wake_gets_no_answer(speech, tmp_path):
     assert tts.said == [] and kitchen.answers == []  # "sorry?" would only talk over the room
 
 
-async def test_a_model_that_cannot_be_reached_is_heard_and_the_turn_ends_as_an_error(speech, tmp_path):
+async def test_a_model_that_cannot_be_reached_is_heard_and_the_turn_ends_as_an_error(espeak, tmp_path):
     stt, tts = ScriptedSpeechToText(), SilentSpeech()
     llm = ScriptedLanguageModel({"why is the sky blue": SKY}, fail=LlmUnreachable("connection refused"))
-    clip = stt.teach((speech("Why is the sky blue?"), "Why is the sky blue?"))
+    clip = stt.teach((espeak("Why is the sky blue?"), "Why is the sky blue?"))
     kitchen = SimSatellite("kitchen")
     await kitchen.start()
     async with fast_hub(tmp_path, fake_models(stt, llm, tts), [kitchen]) as hub:

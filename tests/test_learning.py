@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from hub.learning.contract import END_OF_SPEECH, WAKE_THRESHOLD, Proposal
 from hub.learning.learner import Learner, LearningCommandError
 from hub.learning.rules import END_OF_SPEECH_FLOOR_MS, MIN_PAUSED_UTTERANCES, PARAMETERS, parameters
@@ -34,6 +36,7 @@ class Watch:
         return [d for d in self.decisions if d.action is action and (room is None or d.room == room)]
 
 
+@pytest.mark.slow  # hundreds of simulated turns per room
 def test_end_of_speech_window_converges_per_room_within_limits() -> None:
     watch = Watch()
     learner = watch.learner()
@@ -170,6 +173,7 @@ def test_the_contract_rejects_oversized_out_of_range_and_hasty_updates() -> None
     assert learner.value("kitchen", END_OF_SPEECH) == current + 100
 
 
+@pytest.mark.slow  # hundreds of simulated turns per room
 def test_wake_threshold_rises_where_the_tv_wakes_it_and_falls_where_people_repeat_themselves() -> None:
     watch = Watch()
     learner = watch.learner()

@@ -259,6 +259,7 @@ async def test_an_answer_goes_past_a_dead_llm_endpoint_to_a_live_one(hub_models,
     assert "".join([p async for p in fallback.stream(_ask("Name a fruit."))]).strip() and fallback.fell_back == 1
 
 
+@pytest.mark.peers  # a real wyoming-piper peer
 async def test_speech_goes_past_a_dead_tts_server_to_a_real_wyoming_piper(tmp_path):
     from bench.peers import PeerProcess, piper_command, running
     from hub.remote.wyoming_tts import RemoteTextToSpeech, TtsUnreachable, tts_pool

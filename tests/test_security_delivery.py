@@ -59,6 +59,7 @@ def volume(i: int) -> bytes:
     return json.dumps({"command": "volume", "volume": i % 101, "id": f"burst-{i}", "sender": "probe"}).encode()
 
 
+@pytest.mark.slow
 async def test_a_burst_of_10000_commands_is_answered_exactly_once_each(broker, caplog):
     # QoS 0 for the collector only: each QoS 1 delivery costs the broker a store write (autosave on every change).
     monitor = await asyncio.to_thread(probe, broker.port, "monitor", broker.passwords["monitor"], subscribe=[RESULTS],
@@ -116,6 +117,7 @@ async def test_duplicates_retained_and_malformed_commands(broker, caplog):
     assert any("retained" in r.getMessage() for r in caplog.records)
 
 
+@pytest.mark.slow
 async def test_10000_bad_messages_give_a_few_log_lines_and_the_satellite_still_obeys(broker, caplog):
     monitor = await asyncio.to_thread(probe, broker.port, "monitor", broker.passwords["monitor"], subscribe=[RESULTS])
     ha = await asyncio.to_thread(probe, broker.port, "homeassistant", broker.passwords["homeassistant"])

@@ -125,6 +125,7 @@ async def stopped(process: asyncio.subprocess.Process, sig: int) -> int:
     return await asyncio.wait_for(process.wait(), 30)
 
 
+@pytest.mark.models  # hub and satellite processes with their models
 async def test_every_kind_of_stop_tells_the_truth_and_a_second_hub_does_no_harm(broker, tmp_path):
     # A hub that died mid-answer left this behind (before: it stayed "speaking" until a restart).
     stale = await asyncio.to_thread(probe, broker.port, "hub", broker.passwords["hub"])

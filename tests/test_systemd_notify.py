@@ -22,6 +22,7 @@ CONFIGS = {
 }
 
 
+@pytest.mark.models  # the programs load their models before they say they are ready
 @pytest.mark.parametrize("program", ["satellite", "hub"])
 def test_ready_after_models_load_then_watchdog_while_healthy(program: str, tmp_path: Path):
     address = str(tmp_path / "notify.sock")
