@@ -56,6 +56,12 @@ async def stream_from_thread(generate: Callable[[threading.Event], Iterator[T]],
 
     def put(item: object) -> bool:
         """Hand one item to the consumer, waiting while its queue is full; False once it has left."""
+        if max_items <= 0:  # unbounded: never wait for the event loop (a token stream keeps its pace)
+            try:
+                loop.call_soon_threadsafe(queue.put_nowait, item)
+            except RuntimeError:  # the loop is gone
+                return False
+            return not stop.is_set()
         try:
             pending = asyncio.run_coroutine_threadsafe(queue.put(item), loop)
         except RuntimeError:  # the loop is gone

@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import pytest
 from wyoming.audio import AudioChunk, AudioStart
@@ -19,7 +18,6 @@ from wyoming.info import Attribution, Describe, Info, TtsProgram, TtsVoice
 from wyoming.tts import Synthesize
 
 from common.errors import CodedError, error_code
-from common.thread_stream import stream_from_thread
 from hub.adapters.wyoming_service import WyomingService
 from hub.llm.base import LlmError
 from hub.loaded_models import Models
@@ -117,38 +115,3 @@ def test_every_stage_error_has_its_own_code() -> None:
     assert error_code(LlmError("HTTP 500", code="llm_http_error")) == "llm_http_error"
     assert all(isinstance(e, CodedError) for e in (TtsError(), SttError(), LlmError()))
     assert error_code(ValueError("x")) == "ValueError"  # no code: the class name, which says little
-
-
-async def test_a_failing_worker_thread_raises_the_stage_error_from_the_original() -> None:
-    def broken(stop: threading.Event) -> Iterator[bytes]:
-        yield b"first"
-        raise OSError("the voice file vanished")
-
-    got: list[bytes] = []
-    with pytest.raises(TtsError) as caught:
-        async for chunk in stream_from_thread(broken, wrap=lambda e: TtsError(f"speech synthesis failed: {e}")):
-            got.append(chunk)
-    assert got == [b"first"]
-    assert caught.value.code == "tts_failed"
-    assert isinstance(caught.value.__cause__, OSError)
-
-
-async def test_leaving_early_stops_the_worker_thread_promptly() -> None:
-    produced: list[int] = []
-    finished = threading.Event()
-
-    def endless(stop: threading.Event) -> Iterator[int]:
-        try:
-            for n in range(10_000):
-                produced.append(n)
-                yield n
-        finally:
-            finished.set()
-
-    async with contextlib.aclosing(stream_from_thread(endless, wrap=TtsError, max_items=4)) as items:
-        async for n in items:
-            if n == 2:
-                break
-    # The worker noticed within a poll or two, and the bounded queue held it back meanwhile.
-    assert await asyncio.to_thread(finished.wait, 2.0)
-    assert len(produced) < 20
