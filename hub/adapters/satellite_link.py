@@ -22,19 +22,27 @@ from wyoming.info import Describe, Info
 from wyoming.ping import Ping, Pong
 from wyoming.pipeline import RunPipeline
 from wyoming.snd import Played
-from wyoming.wake import Detection
 
 from common.log_limit import LogLimiter
 from common.wyoming_peer import WyomingPeer
 from hub.adapters.satellite_control import WyomingControl
 from hub.conversation.arbitration import Arbiter, WakeClaim
-from hub.conversation.events import ConversationEvent, EventKind
+from hub.conversation.event_data import ArbitrationLost, SatelliteConnected, SatelliteDisconnected, Wake
+from hub.conversation.events import ConversationEvent
 from hub.conversation.session import SatelliteSession
 from hub.pipeline.turn import Turn
-from protocol.audio import MIC_FORMAT, AudioFormatError, check_audio
+from protocol.audio import MIC_FORMAT, AudioFormatError
 from protocol.framing import stream_limit
 from protocol.payloads import InterruptReason
-from protocol.wyoming_events import InterruptEvent, SatelliteStateEvent, run_satellite
+from protocol.wyoming_events import (
+    STOCK_WAKE_LEVEL_DBFS,
+    STOCK_WAKE_SCORE,
+    DetectionEvent,
+    InterruptEvent,
+    SatelliteStateEvent,
+    audio_event_format,
+    run_satellite,
+)
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -67,7 +75,7 @@ class SatelliteLink:
         self.session: SatelliteSession | None = None
         self.peer: WyomingPeer | None = None
         self.connected = asyncio.Event()
-        self._wake: dict[str, float | str] = {}
+        self._wake: Wake | None = None
         self._audio_turn: Turn | None = None
         self._pong_seen = False
         self._last_pong = 0.0
@@ -150,8 +158,8 @@ class SatelliteLink:
         self.refusal, self._take_over = None, None
         session.attach(peer.send)
         await peer.send(run_satellite(strips_wake_phrase=True))  # hub/pipeline/transcript.py cuts the pre-roll's wake phrase
-        session.services.bus.emit(ConversationEvent(session.id, EventKind.SATELLITE_CONNECTED, data={
-            "uri": self.uri, "name": session.name, "area": session.area}))
+        session.services.bus.emit(ConversationEvent(session.id, SatelliteConnected(
+            uri=self.uri, name=session.name, area=session.area)))
         self.connected.set()
         if self._on_connected is not None:
             await self._on_connected(session)
@@ -197,8 +205,7 @@ class SatelliteLink:
         if session is not None and self.peer is peer:
             self.peer = None
             await session.detach()
-            session.services.bus.emit(ConversationEvent(session.id, EventKind.SATELLITE_DISCONNECTED,
-                                                        data={"uri": self.uri}))
+            session.services.bus.emit(ConversationEvent(session.id, SatelliteDisconnected(uri=self.uri)))
             _LOGGER.info("satellite %s disconnected", session.id)
 
     async def _handle(self, session: SatelliteSession, event: Event) -> None:
@@ -217,19 +224,12 @@ class SatelliteLink:
             if self._audio_turn is not None:
                 self._audio_turn.audio_stopped()
                 self._audio_turn = None
-        elif Detection.is_type(kind):
-            self._wake = {
-                "wake_word": str(event.data.get("name") or ""),
-                "score": float(event.data.get("score", 1.0) or 1.0),
-                "level_dbfs": float(event.data.get("level_dbfs", -30.0) or -30.0),
-            }
-            near_miss = event.data.get("near_miss")
-            if isinstance(near_miss, int | float) and 0.0 <= near_miss <= 1.0:
-                self._wake["near_miss"] = float(near_miss)  # the user had to say the wake word twice
-            preroll = event.data.get("preroll_ms")
-            if isinstance(preroll, int | float) and 0 < preroll <= 10_000:
-                self._wake["preroll_ms"] = float(preroll)  # the stream holds the wake phrase: the hub cuts it
-            session.services.bus.emit(ConversationEvent(session.id, EventKind.WAKE, data=dict(self._wake)))
+        elif DetectionEvent.is_type(kind):
+            detection = DetectionEvent.from_event(event)  # a stock satellite's too, with protocol's defaults
+            # near_miss: the user had to say the wake word twice; preroll: the stream holds the wake phrase
+            self._wake = Wake(wake_word=detection.name, score=detection.score, level_dbfs=detection.level_dbfs,
+                              near_miss=detection.near_miss, preroll_ms=detection.preroll_ms or None)
+            session.services.bus.emit(ConversationEvent(session.id, self._wake))
         elif RunPipeline.is_type(kind):
             await self._run_pipeline(session)
         elif Played.is_type(kind):
@@ -261,27 +261,26 @@ class SatelliteLink:
             self._on_control(session)
 
     async def _run_pipeline(self, session: SatelliteSession) -> None:
-        wake, self._wake = self._wake, {}
-        turn = session.new_turn(wake=dict(wake))
+        wake, self._wake = self._wake, None
+        turn = session.new_turn(wake=wake)
         self._audio_turn = turn  # buffer from now: no speech is lost while the rooms are arbitrated
-        claim = WakeClaim(session.id, float(wake.get("score", 1.0)), float(wake.get("level_dbfs", -30.0)))
+        claim = WakeClaim(session.id, wake.score if wake else STOCK_WAKE_SCORE,
+                          wake.level_dbfs if wake else STOCK_WAKE_LEVEL_DBFS)
         if await self._arbiter.claim(claim):
             await session.start(turn)
             return
         _LOGGER.info("%s: another room answers this wake", session.id)
         if self._audio_turn is turn:
             self._audio_turn = None
-        session.services.bus.emit(ConversationEvent(session.id, EventKind.ARBITRATION_LOST, data=dict(wake)))
+        session.services.bus.emit(ConversationEvent(session.id, ArbitrationLost(wake=wake)))
         with contextlib.suppress(ConnectionError):
             await session.send(InterruptEvent(reason=InterruptReason.HUB, turn_id=None).event())
             await session.send(Transcript(text="").event())  # how a stock satellite learns to stop streaming
 
     async def _audio_ok(self, session: SatelliteSession, event: Event) -> bool:
         """The microphone stream is exactly MIC_FORMAT, in whole samples (protocol.audio's one check)."""
-        data = event.data or {}
         try:
-            check_audio(data.get("rate"), data.get("width"), data.get("channels"), len(event.payload or b""),
-                        expected=MIC_FORMAT)
+            audio_event_format(event, expected=MIC_FORMAT)
         except AudioFormatError as err:
             await self._bad_audio(session, str(err))
             return False
