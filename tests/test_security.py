@@ -6,6 +6,7 @@ import threading
 import time
 
 import paho.mqtt.client as mqtt
+import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 
@@ -70,6 +71,7 @@ def test_satellite_writes_only_its_own_subtree_and_monitor_only_reads(broker):
     assert "voice/v1/command/kitchen" not in heard["messages"]
 
 
+@pytest.mark.slow  # the admin helper as a process, several times, each reloading the broker
 def test_the_admin_helper_adds_and_removes_a_satellite_on_a_running_broker(broker):
     import subprocess
     import sys

@@ -72,10 +72,12 @@ def walk(broker: MosquittoBroker) -> dict[str, tuple[set[str], set[str]]]:
     return found
 
 
+@pytest.mark.slow  # every login against every topic family: hundreds of real publishes
 def test_every_login_over_every_topic_family(broker):
     assert walk(broker) == EXPECTED
 
 
+@pytest.mark.slow  # renders with Ansible's Jinja and re-runs the whole ACL check
 def test_the_ansible_template_renders_the_same_acl_and_it_holds(broker):
     import jinja2
 
@@ -114,6 +116,7 @@ def admin(*args: str) -> subprocess.CompletedProcess[str]:
                           text=True, timeout=60)
 
 
+@pytest.mark.slow  # runs the install helper and starts its broker
 def test_hearth_broker_init_sets_up_a_plain_mosquitto_and_refuses_reserved_names(tmp_path):
     import tempfile
 
