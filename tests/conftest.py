@@ -1,7 +1,8 @@
 """Fixtures shared by every test (a real Mosquitto, started from the repo's config), and the markers.
 
 Markers are applied here from what a test uses, so they cannot be forgotten (see ``MARKED_BY_FIXTURE``):
-``models`` for a test that loads the hub's real models (whisper, gemma, piper), ``peers`` for one that runs
+``models`` for a test that loads the hub's real models (whisper, gemma, piper: seconds and hundreds of MB
+each; the satellite's wake model loads in 0.1 s and does not count), ``peers`` for one that runs
 Home Assistant or third-party Wyoming peers. Tests that start hub or satellite *processes* (which load
 their models themselves) say ``models`` explicitly, and ``slow`` marks what takes seconds without any model
 (bursts of 10,000 messages, long learning simulations, many broker restarts).
