@@ -11,6 +11,7 @@ import pytest
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
 from wyoming.event import Event
 from wyoming.info import Describe, Info
+from wyoming.ping import Ping
 from wyoming.pipeline import RunPipeline
 from wyoming.satellite import RunSatellite
 
@@ -18,6 +19,7 @@ from common.pcm import resample_pcm
 from common.wyoming_peer import WyomingPeer
 from protocol.audio import MIC_FORMAT
 from protocol.framing import stream_limit
+from protocol.payloads import InterruptReason, SatellitePhase
 from protocol.wyoming_events import DetectionEvent, InterruptEvent, run_satellite
 from satellite.app import SatelliteApp
 from satellite.dsp.sounds import SOUNDS, Sound
@@ -204,6 +206,50 @@ async def test_wrong_answer_audio_format_is_refused_with_an_error(tmp_path):
         await hub.peer.send(Describe().event())
         await hub.wait_for("info", count=2)
     assert errors[0].data["code"] == "bad_audio_format"
+
+
+async def _handled(hub: FakeHub) -> None:
+    """Until the satellite has handled everything sent so far (it answers a ping after the events before it)."""
+    pongs = len(hub.of("pong"))
+    await hub.peer.send(Ping(text="sync").event())
+    await hub.wait_for("pong", count=pongs + 1, timeout=10)
+
+
+async def test_after_the_hubs_interrupt_the_rest_of_the_old_answer_never_plays(tmp_path):
+    fmt = {"rate": MIC_FORMAT.rate, "width": MIC_FORMAT.width, "channels": MIC_FORMAT.channels}
+    old, new = noise(4.0, -30), noise(0.5, -30, seed=2)
+    async with satellite_with_hub(tmp_path, audio={"realtime": True}) as (app, hub):
+        await hub.peer.send(AudioStart(**fmt).event())
+        await hub.peer.send(AudioChunk(audio=old[:len(old) // 2], **fmt).event())
+        await asyncio.sleep(0.3)
+        assert app.core.phase is SatellitePhase.PLAYING and app.player.playing
+        await hub.peer.send(InterruptEvent(reason=InterruptReason.HUB).event())
+        # What the hub had already sent of the old answer arrives after the interrupt.
+        await hub.peer.send(AudioChunk(audio=old[len(old) // 2:], **fmt).event())
+        await hub.peer.send(AudioStop().event())
+        await _handled(hub)
+        assert app.core.phase is SatellitePhase.IDLE and not app.player.playing
+        played = app.player.played_bytes
+        await asyncio.sleep(0.5)
+        assert app.player.played_bytes == played < len(old) // 4  # silence from the interrupt on
+        assert hub.of("played") == []  # an interrupted answer is not reported as played
+        await hub.speak(new)  # the next answer plays whole
+        await hub.wait_for("played", timeout=10)
+        assert app.player.played_bytes - played == len(new)
+
+
+async def test_a_big_answer_chunk_at_another_rate_plays_at_its_length(tmp_path):
+    """A chunk big enough to be resampled off the audio loop (64 KiB and more) still plays, in order."""
+    pcm = noise(5.0, -30, seed=3)
+    answer = resample_pcm(pcm, MIC_FORMAT.rate, 8000)
+    assert len(answer) > 64 * 1024
+    async with satellite_with_hub(tmp_path, audio={"realtime": True}) as (app, hub):
+        await hub.peer.send(AudioStart(rate=8000, width=2, channels=1).event())
+        await hub.peer.send(AudioChunk(rate=8000, width=2, channels=1, audio=answer).event())
+        await hub.peer.send(AudioChunk(rate=8000, width=2, channels=1, audio=answer[:1600]).event())
+        await _handled(hub)
+        assert 4500 < app.player.pending_ms <= 5100  # 5.1 s queued at 16 kHz, a few blocks already played
+        assert app.core.phase is SatellitePhase.PLAYING
 
 
 def test_resample_keeps_duration():
