@@ -3,8 +3,9 @@
 Everything that crosses a process boundary is defined here and nowhere else:
 MQTT topic names (`topics`), MQTT payload models (`payloads`, `commands`),
 audio formats (`audio`), the Wyoming events we use and our few extensions
-(`wyoming_events`), bounded Wyoming framing (`framing`) and Home Assistant
-discovery documents (`discovery`).
+(`wyoming_events`), bounded Wyoming framing (`framing`), Home Assistant
+discovery documents (`discovery`), and when a spoken command is over (`end_of_speech`:
+the satellite ends its stream by the same rule the hub applies to a stock satellite's).
 """
 
 PROTOCOL_VERSION = "v1"
