@@ -16,6 +16,7 @@ from hub.conversation.events import EventKind
 from hub.llm.base import LlmUnreachable
 from testbed.fakes import ScriptedLanguageModel, ScriptedSpeechToText, SilentSpeech, fake_models
 from testbed.simsat import SimSatellite
+from testbed.speech_corpus import silence
 from tests.fast_rig import Speech, fast_hub, field, first, kinds, phases, turn_ended
 
 pytestmark = pytest.mark.timeout(60)
@@ -75,6 +76,8 @@ async def test_a_question_streams_the_model_answer_sentence_by_sentence_into_spe
     # The model was told where it is and asked the words the person said, once (the speculative start adopted).
     request = llm.streams[-1].request
     assert request.user_text == "Why is the sky blue?" and request.room == "Kitchen"
+    # It was started on the transcript made during the silence window, and that start was kept: one request.
+    assert field(first(recorder, EventKind.LLM_STARTED), "speculative") == "hit" and len(llm.streams) == 1
     assert len(kitchen.answers) == 1
     spoken_s = sum(tts.seconds(sentence) for sentence in tts.said)
     assert len(kitchen.answers[0].audio) == pytest.approx(spoken_s * kitchen.answers[0].rate * 2, abs=4096)
@@ -127,3 +130,26 @@ async def test_a_model_that_cannot_be_reached_is_heard_and_the_turn_ends_as_an_e
     await kitchen.close()
     assert field(ended, "outcome") == "error" and field(ended, "error_code") == "llm_unreachable"
     assert LlmUnreachable.spoken in tts.said  # the person hears why, not silence
+
+
+async def test_a_complete_command_ends_listening_early_but_going_on_after_it_is_not_cut_off(espeak, tmp_path):
+    stt = ScriptedSpeechToText()
+    command = stt.teach((espeak("What time is it?"), "What time is it?"))
+    going_on = stt.teach((espeak("What time is it"), "What time is it"), (silence(0.4), ""),
+                         (espeak("in Tokyo?"), "in Tokyo?"))
+    kitchen = SimSatellite("kitchen")
+    await kitchen.start()
+    async with fast_hub(tmp_path, fake_models(stt), [kitchen]) as hub:
+        recorder = EventRecorder(hub.bus)
+        for clip in (command, going_on):  # in real time: the early guess races the person's next words
+            await kitchen.say(clip)
+            await recorder.wait_for(lambda e: e.kind is EventKind.TURN_ENDED and e.turn_id == kitchen.turn_ids[-1], 10)
+    await kitchen.close()
+
+    ends = [e for e in recorder.events if e.kind is EventKind.SPEECH_ENDED]
+    # A whole command is acted on after the short command window (600 ms), not the full 700 ms one.
+    assert field(ends[0], "by") == "command" and field(ends[0], "command_guessed")
+    assert kitchen.transcripts[0] == "What time is it?"
+    # "What time is it" was a whole command too, but the person went on within the window: nothing was cut.
+    assert kitchen.transcripts[1] == "What time is it in Tokyo?"
+    assert field(ends[1], "command_guessed") and (field(ends[1], "command_continued_ms") or 0) >= 300
