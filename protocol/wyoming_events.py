@@ -32,6 +32,10 @@ Extensions (a stock peer ignores unknown event types, so they are safe to send):
   gets that pre-roll. Home Assistant (or any stock driver) would hand "hey Jarvis, what time is it" to its
   own agent, which does not understand it, so our satellite streams to it from after the wake, as a stock
   satellite does.
+- Control (:data:`CONTROL_EVENTS`): ``set-volume``, ``set-mute`` and ``tune`` (hub -> satellite) change the
+  satellite's volume, microphone and learned tuning on the link turns already use, so MQTT is not needed for
+  them; ``satellite-state`` (satellite -> hub: ``volume``, ``muted``) after ``run-satellite`` and on every
+  change is what the hub's volume starts from, and tells it the satellite understands the other three.
 """
 
 from __future__ import annotations
