@@ -63,6 +63,14 @@ def hub_models():
 
 
 @pytest.fixture(scope="session")
+def espeak():
+    """espeak(text) -> 16 kHz 16-bit mono PCM said by espeak-ng: real speech for the fast tier, no model."""
+    from tests.fast_rig import Speech
+
+    return Speech()
+
+
+@pytest.fixture(scope="session")
 def speech(hub_models):
     """speech(text) -> 16 kHz 16-bit mono PCM spoken by the piper voice (cached per text)."""
     from testbed.audio_fixtures import SpeechMaker

@@ -17,7 +17,7 @@ from protocol.payloads import InterruptReason
 from protocol.wyoming_events import InterruptEvent
 from testbed.fakes import ScriptedLanguageModel, ScriptedSpeechToText, SilentSpeech, fake_models
 from testbed.simsat import SimSatellite
-from tests.fast_rig import Speech, fast_hub, field, first, phases, say
+from tests.fast_rig import fast_hub, field, first, phases, say
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -25,11 +25,6 @@ STORY = ("Once upon a time, a dragon lived in a castle. Every morning it counted
          "One day a knight came to visit. They became friends and shared breakfast. The end.")
 SENTENCES = ["Once upon a time, a dragon lived in a castle.", "Every morning it counted its gold coins.",
              "One day a knight came to visit.", "They became friends and shared breakfast.", "The end."]
-
-
-@pytest.fixture(scope="module")
-def espeak() -> Speech:
-    return Speech()
 
 
 def storyteller() -> tuple[ScriptedSpeechToText, ScriptedLanguageModel, SilentSpeech]:

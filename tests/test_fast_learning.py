@@ -15,7 +15,7 @@ from hub.learning.contract import END_OF_SPEECH
 from testbed.fakes import ScriptedSpeechToText, fake_models
 from testbed.simsat import SimSatellite
 from testbed.speech_corpus import silence
-from tests.fast_rig import Speech, fast_hub, field, turn_ended
+from tests.fast_rig import fast_hub, field, turn_ended
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -24,11 +24,10 @@ PAUSE_S = 0.8
 learned one (900 ms; the VAD measures this pause as 864 ms)."""
 
 
-async def test_a_room_where_people_pause_mid_command_learns_to_wait_for_the_end(tmp_path):
-    speech = Speech()
+async def test_a_room_where_people_pause_mid_command_learns_to_wait_for_the_end(espeak, tmp_path):
     stt = ScriptedSpeechToText()
-    command = stt.teach((speech("Turn on the"), "Turn on the"), (silence(PAUSE_S), ""),
-                        (speech("kitchen light."), "kitchen light."))
+    command = stt.teach((espeak("Turn on the"), "Turn on the"), (silence(PAUSE_S), ""),
+                        (espeak("kitchen light."), "kitchen light."))
     kitchen = SimSatellite("kitchen", area="Kitchen")
     await kitchen.start()
     async with fast_hub(tmp_path, fake_models(stt), [kitchen]) as hub:

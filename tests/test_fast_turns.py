@@ -17,16 +17,11 @@ from hub.llm.base import LlmUnreachable
 from testbed.fakes import ScriptedLanguageModel, ScriptedSpeechToText, SilentSpeech, fake_models
 from testbed.simsat import SimSatellite
 from testbed.speech_corpus import silence
-from tests.fast_rig import Speech, fast_hub, field, first, kinds, phases, turn_ended
+from tests.fast_rig import fast_hub, field, first, kinds, phases, turn_ended
 
 pytestmark = pytest.mark.timeout(60)
 
 SKY = "Sunlight scatters off the air. Blue light scatters the most, so the sky looks blue to us."
-
-
-@pytest.fixture(scope="module")
-def espeak() -> Speech:
-    return Speech()
 
 
 async def test_a_command_is_answered_on_the_fast_path_without_the_language_model(espeak, tmp_path):
