@@ -3,7 +3,7 @@
 - :class:`WyomingControl` sends our extension events (protocol/wyoming_events.py) on the
   satellite's own link: it works with MQTT off, and only for a satellite that speaks them (ours
   says its state after ``run-satellite``; a stock one never does).
-- :class:`MqttControl` publishes the satellite's MQTT commands (mute, volume, tune, stop): the route
+- :class:`MqttControl` publishes the satellite's MQTT commands (mute, volume, tune): the route
   to any satellite without our extension while MQTT is on (a stock satellite may have an MQTT companion).
 """
 
@@ -14,11 +14,10 @@ from collections.abc import Awaitable, Callable
 from wyoming.event import Event
 
 from hub.conversation.control import ControlRoute
-from protocol.commands import MuteCommand, StopCommand, TuneCommand, VolumeCommand
-from protocol.payloads import InterruptReason
-from protocol.wyoming_events import InterruptEvent, SetMute, SetVolume, Tune
+from protocol.commands import MuteCommand, TuneCommand, VolumeCommand
+from protocol.wyoming_events import SetMute, SetVolume, Tune
 
-SatelliteCommand = MuteCommand | VolumeCommand | TuneCommand | StopCommand
+SatelliteCommand = MuteCommand | VolumeCommand | TuneCommand
 
 
 class WyomingControl:
@@ -28,9 +27,6 @@ class WyomingControl:
     @property
     def route(self) -> ControlRoute:
         return ControlRoute.WYOMING
-
-    async def stop(self) -> None:
-        await self._send(InterruptEvent(reason=InterruptReason.COMMAND).event())
 
     async def set_volume(self, volume: int) -> None:
         await self._send(SetVolume(volume=volume).event())
@@ -51,9 +47,6 @@ class MqttControl:
     @property
     def route(self) -> ControlRoute:
         return ControlRoute.MQTT
-
-    async def stop(self) -> None:
-        self._publish(self._satellite, StopCommand(command="stop", sender=self._sender))
 
     async def set_volume(self, volume: int) -> None:
         self._publish(self._satellite, VolumeCommand(command="volume", volume=volume, sender=self._sender))

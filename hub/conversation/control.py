@@ -1,7 +1,8 @@
 """The one way a session tells its satellite something besides a turn: :class:`SatelliteControl`.
 
-Answers (play) always travel on the satellite's Wyoming link with the turn that makes them;
-what the port carries is the rest: stop, volume, mute and learned tuning. Two adapters
+Answers (play) and their interruption (stop, the ``interrupt`` event naming the turn) belong to a
+turn and travel on the satellite's Wyoming link with it, the only link that carries audio; what the
+port carries is what outlives a turn: volume, mute and learned tuning. Two adapters
 implement it (hub/adapters/satellite_control.py): our Wyoming extension on the satellite's
 own link, and the MQTT commands. Which one a session uses is decided per satellite, each time
 (:attr:`hub.conversation.session.SatelliteSession.control`); ``None`` means no way exists, and
@@ -26,9 +27,6 @@ class SatelliteControl(Protocol):
 
     @property
     def route(self) -> ControlRoute: ...
-
-    async def stop(self) -> None:
-        """Stop playback and drop queued audio."""
 
     async def set_volume(self, volume: int) -> None:
         """Playback volume, percent 0-100."""
