@@ -14,6 +14,7 @@ import pytest
 from wyoming.event import Event
 
 from common.mqtt import MqttLink, MqttSettings
+from common.wyoming_peer import WyomingPeer
 from hub.app import Hub
 from hub.conversation.bus import EventRecorder
 from hub.conversation.control import ControlRoute
@@ -21,9 +22,10 @@ from hub.conversation.event_data import TurnEnded
 from hub.learning.contract import END_OF_SPEECH, WAKE_THRESHOLD
 from hub.settings import HubSettings
 from protocol.commands import VolumeCommand
+from protocol.framing import stream_limit
 from protocol.payloads import HubMetrics, SatellitePhase, SatelliteState
 from protocol.topics import SatelliteTopic
-from protocol.wyoming_events import CONTROL_EVENTS, SatelliteStateEvent, SetMute, SetVolume, Tune
+from protocol.wyoming_events import CONTROL_EVENTS, SatelliteStateEvent, SetMute, SetVolume, Tune, run_satellite
 from satellite.app import SatelliteApp
 from satellite.settings import SatelliteSettings
 from testbed.hub_rig import running_hub, watching
@@ -145,6 +147,46 @@ async def test_with_mqtt_on_a_stock_satellite_is_commanded_there_and_its_state_i
             assert not [e for e in bedroom.received if e.type == "set-volume"]  # no extension events to a stock one
     finally:
         await bedroom.close()
+
+
+async def test_our_satellite_tells_its_driver_every_change_and_refuses_bad_control(broker, tmp_path):
+    """A volume set over MQTT (Home Assistant's slider) reaches the hub's Wyoming link as satellite-state; a bad
+    set-volume is answered with an error and changes nothing."""
+    settings = SatelliteSettings.model_validate({
+        "id": "kitchen", "area": "Kitchen", "volume": 40, "mqtt": broker.settings("kitchen").model_dump(),
+        "wyoming": {"host": "127.0.0.1", "port": 0}, "audio": {"backend": "file", "realtime": False},
+    })
+    app = await asyncio.to_thread(SatelliteApp, settings)
+    await app.start()
+    reader, writer = await asyncio.open_connection("127.0.0.1", app.server.port, limit=stream_limit())
+    driver = WyomingPeer(reader, writer, "test driver")
+    try:
+        async with MqttLink(broker.settings("homeassistant"), "test-ha").running() as ha:
+            await driver.send(run_satellite(strips_wake_phrase=True))
+            states: list[SatelliteStateEvent] = []
+
+            async def next_state() -> SatelliteStateEvent:
+                while (event := await driver.read()) is not None:
+                    if SatelliteStateEvent.is_type(event.type):
+                        states.append(SatelliteStateEvent.from_event(event))
+                        return states[-1]
+                    if event.type == "error":
+                        raise AssertionError(f"unexpected error: {event.data}")
+                raise ConnectionError("satellite closed the link")
+
+            assert await asyncio.wait_for(next_state(), 10) == SatelliteStateEvent(volume=40, muted=False)
+            await asyncio.wait_for(app.link.connected.wait(), 10)
+            ha.publish(ha.topics.command("kitchen"), VolumeCommand(command="volume", volume=65))
+            assert await asyncio.wait_for(next_state(), 10) == SatelliteStateEvent(volume=65, muted=False)
+
+            await driver.send(Event("set-volume", {"volume": 250}))
+            while (event := await asyncio.wait_for(driver.read(), 10)) is not None and event.type != "error":
+                pass
+            assert event is not None and event.data["code"] == "bad_control" and "volume" in event.data["text"]
+            assert app.player.volume == 65
+    finally:
+        await driver.close()
+        await app.close()
 
 
 async def test_a_disabled_mqtt_link_keeps_nothing_and_never_connects(caplog):
