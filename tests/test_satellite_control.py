@@ -28,6 +28,7 @@ from protocol.topics import SatelliteTopic
 from protocol.wyoming_events import CONTROL_EVENTS, SatelliteStateEvent, SetMute, SetVolume, Tune, run_satellite
 from satellite.app import SatelliteApp
 from satellite.settings import SatelliteSettings
+from testbed.audio_fixtures import silence
 from testbed.hub_rig import running_hub, watching
 from testbed.simsat import SimSatellite
 
@@ -108,6 +109,21 @@ async def test_spoken_volume_mute_and_learned_tuning_reach_our_satellite_with_mq
         hub.tuning.changed(room, WAKE_THRESHOLD, 0.7)
         await wait_until(lambda: app.core.silence_ms == 950 and app.core.wake.threshold == pytest.approx(0.7))
         assert session.endpoint is not None and session.endpoint.silence_ms == 950  # the hub's own window too
+
+
+async def test_said_out_loud_louder_turns_our_satellite_up_from_its_own_volume(hub_models, speech, tmp_path):
+    """The whole way: the wake word and the request in the satellite's microphone, whisper, the fast path, and
+    the set-volume event back on the same Wyoming link; MQTT off."""
+    async with our_satellite(tmp_path, volume=40) as app, \
+            hub_without_mqtt(hub_models, [f"tcp://127.0.0.1:{app.server.port}"], tmp_path) as hub:
+        await wait_until(lambda: "kitchen" in hub.sessions and hub.sessions["kitchen"].volume == 40)
+        recorder = EventRecorder(hub.bus)
+        app.backend.feed(silence(1.0) + speech("Hey Jarvis.") + silence(0.3) + speech("Turn the volume up.")
+                         + silence(3.0))
+        ended = await recorder.wait_for(lambda e: isinstance(e.data, TurnEnded), 90)
+        assert isinstance(ended.data, TurnEnded) and ended.data.handler == "volume", ended.data
+        assert ended.data.response == "Volume 50 percent."
+        await wait_until(lambda: app.player.volume == 50)
 
 
 async def test_a_satellite_without_a_control_route_is_answered_honestly(hub_models, tmp_path):
