@@ -18,7 +18,7 @@ _progress_detail() {
     return
   fi
   line=$(grep -E '^ *(Collecting|Downloading|Building wheel for|Building editable for|Installing collected|Installing build dependencies|Preparing metadata|Successfully)' "$log" 2>/dev/null \
-         | tail -n 1 | sed -E 's/^ +//; s/ \(from .*//; s/: (started|finished with status .*)$//' | cut -c1-70 || true)
+         | tail -n 1 | sed -E 's/^ +//; s/ \(from .*//; s/: (started|still running\.*|finished with status .*)$//' | cut -c1-70 || true)
   printf '%s' "${line:-starting}"
 }
 
