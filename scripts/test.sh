@@ -9,7 +9,7 @@ bash scripts/install.sh
 echo "[test] ruff"
 .venv/bin/ruff check protocol common hub satellite testbed tests bench scripts
 echo "[test] mypy"
-.venv/bin/mypy protocol common
+.venv/bin/mypy protocol common hub satellite testbed bench
 
 echo "[test] pytest"
 .venv/bin/python -m pytest -p no:cacheprovider "$@"
