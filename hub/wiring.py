@@ -76,7 +76,8 @@ def turn_services(settings: HubSettings, models: Models, bus: EventBus, timers: 
                               endpoint=base_endpoint(settings), early_stt_ms=conv.speculative_stt_ms,
                               first_clause_words=conv.first_clause_words,
                               doubt=DoubtSettings(min_avg_logprob=conv.unsure_logprob,
-                                                  max_no_speech_prob=conv.no_speech_prob)),
+                                                  max_no_speech_prob=conv.no_speech_prob),
+                              listen_after_asking=conv.listen_after_asking),
         style_for=style_for, facts=facts, on_user_text=on_user_text, on_turn_audio=on_turn_audio,
         speculative_llm=conv.speculative_answer,
     )

@@ -34,8 +34,9 @@ Extensions (a stock peer ignores unknown event types, so they are safe to send):
   satellite does.
 - Control (:data:`CONTROL_EVENTS`): ``set-volume``, ``set-mute`` and ``tune`` (hub -> satellite) change the
   satellite's volume, microphone and learned tuning on the link turns already use, so MQTT is not needed for
-  them; ``satellite-state`` (satellite -> hub: ``volume``, ``muted``) after ``run-satellite`` and on every
-  change is what the hub's volume starts from, and tells it the satellite understands the other three.
+  them; ``listen`` (hub -> satellite) opens the microphone for a follow-up once the answer has played;
+  ``satellite-state`` (satellite -> hub: ``volume``, ``muted``) after ``run-satellite`` and on every change is
+  what the hub's volume starts from, and tells it the satellite understands the others.
 """
 
 from __future__ import annotations
@@ -225,12 +226,13 @@ EXTENSION_EVENTS: tuple[type[Eventable], ...] = (InterruptEvent, TurnStarted, De
 # The hub tells our satellite its volume, mute and learned tuning on the link the turns already use, so a
 # house without MQTT still has them. Our satellite says its volume and mute (``satellite-state``) after
 # ``run-satellite`` and on every change: that is also how the hub knows it understands these events (a stock
-# satellite never sends it, and ignores the three commands).
+# satellite never sends it, and ignores the commands).
 
 _SET_VOLUME_TYPE = "set-volume"
 _SET_MUTE_TYPE = "set-mute"
 _TUNE_TYPE = "tune"
 _SATELLITE_STATE_TYPE = "satellite-state"
+_LISTEN_TYPE = "listen"
 
 
 def _percent(data: dict[str, Any], key: str) -> int:
@@ -340,5 +342,28 @@ class SatelliteStateEvent(Eventable):
         return SatelliteStateEvent(volume=_percent(data, "volume"), muted=_flag(data, "muted"))
 
 
-CONTROL_EVENTS: tuple[type[Eventable], ...] = (SetVolume, SetMute, Tune, SatelliteStateEvent)
-"""Our control extension: the three hub -> satellite commands and the satellite's state."""
+@dataclass(frozen=True)
+class Listen(Eventable):
+    """hub -> satellite: open the microphone for a follow-up once the current answer has finished playing.
+
+    Sent after the hub asked the person to repeat; the satellite then starts a turn as ``start_conversation``
+    does (chime, ``run-pipeline``, audio, no wake word). A wake word, a barge-in or any other turn before that
+    drops it, and a muted satellite ignores it. No data.
+    """
+
+    @staticmethod
+    def is_type(event_type: str) -> bool:
+        return event_type == _LISTEN_TYPE
+
+    def event(self) -> Event:
+        return Event(type=_LISTEN_TYPE, data={})
+
+    @staticmethod
+    def from_event(event: Event) -> Listen:
+        if not Listen.is_type(event.type):
+            raise ValueError(f"listen must be a listen event, got {event.type!r}")
+        return Listen()
+
+
+CONTROL_EVENTS: tuple[type[Eventable], ...] = (SetVolume, SetMute, Tune, Listen, SatelliteStateEvent)
+"""Our control extension: the four hub -> satellite commands and the satellite's state."""

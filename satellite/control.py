@@ -1,6 +1,8 @@
-"""Our hub's control extension over Wyoming (``set-volume``, ``set-mute``, ``tune``; protocol/wyoming_events.py).
+"""Our hub's control extension over Wyoming (``set-volume``, ``set-mute``, ``tune``, ``listen``;
+protocol/wyoming_events.py).
 
-The same three things the MQTT commands do, so a house without MQTT still has them. A bad value is
+The first three are what the MQTT commands do, so a house without MQTT still has them; ``listen`` opens
+the microphone once the answer has played (after the hub asked the person to repeat). A bad value is
 refused with a Wyoming ``error`` (code ``bad_control``), never applied.
 """
 
@@ -14,7 +16,7 @@ from wyoming.error import Error
 from wyoming.event import Event
 
 from common.log_limit import LogLimiter
-from protocol.wyoming_events import SetMute, SetVolume, Tune
+from protocol.wyoming_events import Listen, SetMute, SetVolume, Tune
 
 _LOGGER = logging.getLogger(__name__)
 _LOG = LogLimiter(_LOGGER)
@@ -29,9 +31,12 @@ class Controllable(Protocol):
 
     def tune(self, wake_threshold: float | None, end_of_speech_silence_ms: int | None) -> None: ...
 
+    def listen_after_playback(self) -> None: ...
+
 
 def is_control(event_type: str) -> bool:
-    return SetVolume.is_type(event_type) or SetMute.is_type(event_type) or Tune.is_type(event_type)
+    return (SetVolume.is_type(event_type) or SetMute.is_type(event_type) or Tune.is_type(event_type)
+            or Listen.is_type(event_type))
 
 
 def apply_control(event: Event, target: Controllable, send_soon: Callable[[Event], None]) -> None:
@@ -41,6 +46,8 @@ def apply_control(event: Event, target: Controllable, send_soon: Callable[[Event
             target.set_volume(SetVolume.from_event(event).volume)
         elif SetMute.is_type(event.type):
             target.set_muted(SetMute.from_event(event).muted)
+        elif Listen.is_type(event.type):
+            target.listen_after_playback()
         else:
             tune = Tune.from_event(event)
             target.tune(tune.wake_threshold, tune.end_of_speech_silence_ms)

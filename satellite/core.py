@@ -84,6 +84,14 @@ class SatelliteCore(Listener):
             self.silence_ms = end_of_speech_silence_ms
         _LOGGER.info("tuned: wake threshold %.2f, end-of-speech silence %d ms", self.wake.threshold, self.silence_ms)
 
+    def listen_after_playback(self) -> None:
+        """The hub asked the person to repeat: open the microphone once its answer has played, as the
+        ``start_conversation`` command does (the audio loop starts it: satellite/listener.py)."""
+        if self.muted or self.phase in (SatellitePhase.STREAMING, SatellitePhase.PAUSED):
+            _LOGGER.info("listen from the hub dropped (%s)", "muted" if self.muted else self.phase.value)
+            return
+        self.listen_pending = True
+
     def _state_changed(self) -> None:
         """Volume or mute changed: MQTT re-publishes the state (on_phase), the hub hears it over Wyoming."""
         super()._state_changed()
@@ -116,6 +124,7 @@ class SatelliteCore(Listener):
                 self.playback.end(self._answer_played)
         elif InterruptEvent.is_type(kind):
             self.playback.stop()
+            self.listen_pending = False
             if self.phase is SatellitePhase.STREAMING:
                 self._eos = None
             if self.phase is not SatellitePhase.PAUSED:

@@ -93,6 +93,8 @@ class Listener:
         self._driver_strips_wake = False
         """The connected driver said (in run-satellite) that it removes a leftover wake phrase."""
         self._answer_deadline: float | None = None
+        self.listen_pending = False
+        """The hub's ``listen``: start streaming once idle (the answer played); any other turn drops it."""
 
     @property
     def vad(self) -> SpeechDetector:
@@ -131,6 +133,8 @@ class Listener:
             hit = self.wake.process(audio, block.t, speech)
             if hit is not None:
                 await self.start_streaming(hit)
+            elif self.listen_pending and not self.player.playing:
+                await self.start_streaming(None)
         elif self.phase is SatellitePhase.PLAYING:
             await self._listen_over_answer(audio, speech, block.t)
 
@@ -180,6 +184,7 @@ class Listener:
         fired ended (so a command said without a pause keeps its first word); otherwise it starts
         ``preroll_blocks`` blocks back (0: with the next block).
         """
+        self.listen_pending = False  # this turn is the follow-up, or came before it (a wake, a barge-in)
         if self.driver.peer is None:
             _LOGGER.info("wake word heard, but no hub is connected")
             self.play_sound(Sound.ERROR)
@@ -213,6 +218,7 @@ class Listener:
     async def barge_in(self, reason: InterruptReason, detected_t: float) -> None:
         """Stop the answer now, locally, then tell the hub (Wyoming) and the house (MQTT)."""
         self.playback.stop()  # what the hub already sent of the old answer must not play
+        self.listen_pending = False
         stopped_t = time.monotonic()
         self.barge_ins.append(BargeIn(reason, self.turn_id, detected_t, stopped_t))
         self.counters.barge_ins += 1
@@ -238,6 +244,7 @@ class Listener:
 
     def set_muted(self, muted: bool) -> None:
         self.muted = muted
+        self.listen_pending = self.listen_pending and not muted
         if muted and self.phase is SatellitePhase.STREAMING:
             self._eos = None
             self._set_phase(SatellitePhase.IDLE)
@@ -252,6 +259,7 @@ class Listener:
         self.player.stop()
         self._eos = None
         self._answer_deadline = None
+        self.listen_pending = False
         if busy:
             _LOGGER.warning("the hub went away mid-turn")
             self.play_sound(Sound.ERROR)

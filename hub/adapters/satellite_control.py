@@ -15,7 +15,7 @@ from wyoming.event import Event
 
 from hub.conversation.control import ControlRoute
 from protocol.commands import MuteCommand, TuneCommand, VolumeCommand
-from protocol.wyoming_events import SetMute, SetVolume, Tune
+from protocol.wyoming_events import Listen, SetMute, SetVolume, Tune
 
 SatelliteCommand = MuteCommand | VolumeCommand | TuneCommand
 
@@ -37,6 +37,10 @@ class WyomingControl:
     async def tune(self, *, wake_threshold: float | None, end_of_speech_silence_ms: int | None) -> None:
         await self._send(Tune(wake_threshold=wake_threshold, end_of_speech_silence_ms=end_of_speech_silence_ms).event())
 
+    async def listen(self) -> bool:
+        await self._send(Listen().event())  # our satellite holds it until its playback has ended
+        return True
+
 
 class MqttControl:
     def __init__(self, publish: Callable[[str, SatelliteCommand], None], satellite: str, sender: str) -> None:
@@ -57,3 +61,11 @@ class MqttControl:
     async def tune(self, *, wake_threshold: float | None, end_of_speech_silence_ms: int | None) -> None:
         self._publish(self._satellite, TuneCommand(command="tune", sender=self._sender, wake_threshold=wake_threshold,
                                                    end_of_speech_silence_ms=end_of_speech_silence_ms))
+
+    async def listen(self) -> bool:
+        # Not start_conversation: the one MQTT side that acts on it (ours, satellite/mqtt_bridge.py) starts
+        # streaming at once or refuses while playing, it cannot wait for the answer to end; and a satellite on
+        # this route is a stock one whose end of playback the hub cannot be sure of (``played`` is optional,
+        # the turn may have ended on its grace time). Opening its microphone over the answer would send the
+        # answer back as the person's words, so the person says the wake word again, as before.
+        return False

@@ -2,7 +2,8 @@
 
 Answers (play) and their interruption (stop, the ``interrupt`` event naming the turn) belong to a
 turn and travel on the satellite's Wyoming link with it, the only link that carries audio; what the
-port carries is what outlives a turn: volume, mute and learned tuning. Two adapters
+port carries is what outlives a turn: volume, mute and learned tuning, and the one thing that opens the
+next turn: ``listen`` after the hub asked the person to repeat. Two adapters
 implement it (hub/adapters/satellite_control.py): our Wyoming extension on the satellite's
 own link, and the MQTT commands. Which one a session uses is decided per satellite, each time
 (:attr:`hub.conversation.session.SatelliteSession.control`); ``None`` means no way exists, and
@@ -36,3 +37,7 @@ class SatelliteControl(Protocol):
 
     async def tune(self, *, wake_threshold: float | None, end_of_speech_silence_ms: int | None) -> None:
         """Learned per-room settings; None keeps the satellite's own value."""
+
+    async def listen(self) -> bool:
+        """Open the microphone for a follow-up once the current answer has finished playing (a turn with no
+        wake word, as ``start_conversation`` starts); False if this route cannot (nothing was sent)."""

@@ -56,6 +56,8 @@ class SatelliteSession:
         self._sender: Sender | None = None
         self._turn_ids = itertools.count(1)
         self._prefix = uuid.uuid4().hex[:6]
+        self._listen_sent = False
+        """``listen`` went out after asking again: the next turn opened without a wake word is its follow-up."""
 
     # -- connection ----------------------------------------------------------------------
     @property
@@ -92,14 +94,29 @@ class SatelliteSession:
         """A turn that buffers audio from now on; ``start`` runs it (after arbitration, for wakes)."""
         turn_id = f"{self._prefix}-{next(self._turn_ids)}"
         kwargs.setdefault("endpoint", self.endpoint)
-        return Turn(self.services, self, turn_id, **kwargs)
+        turn = Turn(self.services, self, turn_id, **kwargs)
+        turn.follow_up = self._listen_sent and not {"wake", "text", "announce"} & {k for k, v in kwargs.items() if v}
+        return turn
 
     async def start(self, turn: Turn, *, barge_reason: InterruptReason = InterruptReason.WAKE_WORD) -> None:
         if self.busy:  # one turn per satellite: a new wake ends the old answer first
             await self.interrupt(barge_reason, tell_satellite=False)
         self.turn = turn
-        self._task = asyncio.create_task(turn.run(), name=f"turn-{turn.turn_id}")
+        self._listen_sent = False  # whatever this turn is, a listen sent before it has been used or dropped
+        self._task = asyncio.create_task(self._run(turn), name=f"turn-{turn.turn_id}")
         self._task.add_done_callback(self._turn_done)
+
+    async def _run(self, turn: Turn) -> None:
+        await turn.run()
+        # Ask, then listen, as a person does; but only once in a row, so a room that is never understood
+        # (a radio, a mumble) does not keep the microphone open turn after turn.
+        if turn.asked_again and not turn.follow_up and self.services.settings.listen_after_asking:
+            control = self.control
+            if control is not None and self.connected:
+                try:
+                    self._listen_sent = await control.listen()
+                except ConnectionError as err:
+                    _LOGGER.info("%s: could not ask the satellite to listen: %s", self.id, err)
 
     def _turn_done(self, task: asyncio.Task[None]) -> None:
         if task is self._task:

@@ -25,6 +25,11 @@ _LOGGER = logging.getLogger(__name__)
 
 
 class Answering(TurnBase):
+    asked_again = False
+    """The person was asked to repeat (and the question was spoken): the session may open the mic for it."""
+    follow_up = False
+    """The session opened this turn with ``listen`` after asking again: it is not asked to listen once more."""
+
     async def _answer(self, text: str) -> str:
         services = self.services
         if not text.strip():
@@ -136,4 +141,6 @@ class Answering(TurnBase):
         self.handler = "ask_again"
         said = ask_again(self.turn_id)
         self.emit(AskedToRepeat(reason=self.doubt, said=said))
-        return await self.speaker.speak(single(said))
+        spoken = await self.speaker.speak(single(said))
+        self.asked_again = True
+        return spoken

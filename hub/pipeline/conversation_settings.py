@@ -54,6 +54,10 @@ class ConversationSettings(BaseModel):
     no_speech_prob: float = Field(default=0.5, ge=0.0, le=1.0,
                                   description="Say nothing when whisper's no-speech probability is above this "
                                               "(and its transcript is not clearly confident): nobody spoke")
+    listen_after_asking: bool = Field(default=True,
+                                      description="After asking the person to repeat, open the satellite's "
+                                                  "microphone again once the question has played (no wake word "
+                                                  "needed; once in a row; our satellite over Wyoming only)")
 
 
 def default(name: str) -> Any:

@@ -35,6 +35,8 @@ class TurnSettings:
     """Speak the answer's first clause alone once it has this many words (0: whole sentences)."""
     doubt: DoubtSettings = field(default_factory=DoubtSettings)
     """When a transcript is not acted on: the person is asked again, or (nobody spoke) nothing is said."""
+    listen_after_asking: bool = default("listen_after_asking")
+    """After asking again, the session opens the satellite's microphone once (no wake word needed)."""
 
 
 @dataclass
