@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Sequence
 
 import pytest
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
@@ -18,11 +19,16 @@ from wyoming.pipeline import PipelineStage, RunPipeline
 from wyoming.satellite import RunSatellite
 
 from common.wyoming_peer import WyomingPeer
+from hub.app import Hub
 from hub.conversation.bus import EventRecorder
 from hub.conversation.events import ConversationEvent, EventKind
+from hub.pipeline.ports import Transcription
+from hub.settings import HubSettings
 from protocol.audio import MIC_CHUNK_SAMPLES, MIC_FORMAT
 from protocol.payloads import SatellitePhase
 from protocol.wyoming_events import CONTROL_EVENTS, Listen, SatelliteStateEvent, SetMute
+from satellite.app import SatelliteApp
+from satellite.settings import SatelliteSettings
 from testbed.audio_fixtures import noise, silence
 from testbed.fakes import ScriptedLanguageModel, ScriptedSpeechToText, SilentSpeech, fake_models
 from testbed.simsat import SimSatellite
@@ -165,6 +171,53 @@ async def test_with_listen_after_asking_off_or_after_a_clear_turn_no_listen_is_s
         await asyncio.sleep(0.5)
     await kitchen.close()
     assert field(answered, "handler") == "time" and kitchen.listens() == []  # only asking again listens
+
+
+class DoubtsTheFirstThing(ScriptedSpeechToText):
+    """Whatever the first turn's audio is, it is a guess (a mumble); after that it hears as taught (silence:
+    nobody spoke). The satellite's clean-up changes the bytes, so a taught clip would not match them."""
+
+    async def transcribe(self, pcm: bytes, satellite: str, *, vocabulary: Sequence[str] = ()) -> Transcription:
+        heard = await super().transcribe(pcm, satellite, vocabulary=vocabulary)
+        if len(self.calls) == 1:
+            return Transcription("What is the time?", heard.audio_ms, heard.compute_ms, avg_logprob=-1.6,
+                                 no_speech_prob=0.01)
+        return heard
+
+
+async def test_our_satellite_and_hub_ask_then_listen_and_a_silent_follow_up_ends_quietly(espeak, tmp_path):
+    stt, tts = DoubtsTheFirstThing(), SilentSpeech()
+    satellite = SatelliteSettings.model_validate({
+        "id": "kitchen", "area": "Kitchen", "mqtt": {"enabled": False}, "wyoming": {"host": "127.0.0.1", "port": 0},
+        "audio": {"backend": "file", "realtime": True, "output_file": str(tmp_path / "played.wav")},
+    })
+    app = await asyncio.to_thread(SatelliteApp, satellite)
+    await app.start()
+    hub = Hub(HubSettings.model_validate({
+        "data_dir": str(tmp_path / "hub"), "satellites": [f"tcp://127.0.0.1:{app.server.port}"],
+        "mqtt": {"enabled": False}, "wyoming": {"enabled": False},
+        "conversation": {"speculative_stt_ms": 0},  # one transcription per turn: the first is the doubted one
+    }), fake_models(stt, tts=tts))
+    await hub.start()
+    try:
+        recorder = EventRecorder(hub.bus)
+        await asyncio.wait_for(app.core.hub_ready.wait(), 10)
+        while "kitchen" not in hub.sessions or hub.sessions["kitchen"].direct_control is None:
+            await asyncio.sleep(0.02)
+        app.backend.feed(espeak("What is the time?") + silence(1.0))
+        await app.core.start_streaming(None)  # as the start_conversation command does: no wake model needed
+        asked = await recorder.wait_for(lambda e: e.kind is EventKind.TURN_ENDED, 20)
+        follow_up = await recorder.wait_for(_ended_after(recorder, asked.turn_id), 20)
+        streams = app.core.counters.turns
+        await asyncio.sleep(1.5)
+    finally:
+        await hub.close()
+        await app.close()
+    assert field(asked, "handler") == "ask_again" and tts.said == [field(asked, "response")]
+    assert field(_started(recorder, follow_up.turn_id), "wake") is None
+    # Nobody spoke: the satellite ended the stream itself (its no-speech limit) and nothing was said.
+    assert field(follow_up, "response") == "" and len(tts.said) == 1
+    assert streams == 2 and app.core.counters.turns == 2  # no third turn: asked once, listened once
 
 
 # -- our satellite -----------------------------------------------------------------------------------
