@@ -126,6 +126,9 @@ class OursRig:
         _toml(self.work / "hub.toml", {
             "data_dir": str(self.work / "hub-data"), "satellites": [f"tcp://127.0.0.1:{p}" for p in ports.values()],
             "mqtt": mqtt_table(broker, "hub"), "wyoming": {"enabled": False},
+            # First-try hearing, as the Home Assistant way is measured: a follow-up stream after "didn't catch
+            # that" would run into the next clip of the schedule.
+            "conversation": {"listen_after_asking": False},
         })
         processes: list[peers.PeerProcess] = []
         for sat, pcm in self.streams.items():
