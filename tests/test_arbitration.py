@@ -10,8 +10,8 @@ from hub.conversation.bus import EventRecorder
 from hub.conversation.events import EventKind
 from protocol.payloads import ArbitrationDecision
 from testbed.audio_fixtures import scale
+from testbed.hub_rig import running_hub, watching
 from testbed.simsat import SimSatellite
-from tests.test_hub_turns import running_hub, watching
 
 pytestmark = pytest.mark.timeout(180)
 

@@ -42,8 +42,8 @@ from protocol.payloads import CommandResult, HubState, ResultStatus, SatelliteAn
 from protocol.topics import HA_STATUS_TOPIC, ConversationTopic, HubTopic, Topics
 from satellite.app import SatelliteApp
 from satellite.settings import SatelliteSettings
+from testbed.hub_rig import wait_until
 from testbed.simsat import SimSatellite
-from tests.test_hub_turns import wait_until
 
 pytestmark = pytest.mark.timeout(180)
 

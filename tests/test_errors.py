@@ -25,8 +25,8 @@ from hub.pipeline.stt import SttBusyError, SttError
 from hub.pipeline.tts import TtsError
 from hub.remote.wyoming_tts import RemoteTextToSpeech, TtsUnreachable, tts_pool
 from hub.settings import WyomingServiceSettings
+from testbed.hub_rig import running_hub
 from testbed.simsat import SimSatellite
-from tests.test_hub_turns import running_hub
 
 pytestmark = pytest.mark.timeout(180)
 

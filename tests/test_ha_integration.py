@@ -25,8 +25,8 @@ from hub.settings import HubSettings
 from protocol.payloads import SatellitePhase
 from satellite.app import SatelliteApp
 from satellite.settings import SatelliteSettings
-from scripts.demo import mqtt_table, write_toml
-from tests.test_hub_turns import wait_until
+from testbed.hub_rig import wait_until
+from testbed.toml_config import mqtt_table, write_toml
 
 pytestmark = [pytest.mark.timeout(600), pytest.mark.peers]
 

@@ -17,8 +17,8 @@ from hub.conversation.events import EventKind
 from protocol.audio import MIC_FORMAT
 from satellite.app import SatelliteApp
 from satellite.settings import SatelliteSettings
+from testbed.hub_rig import running_hub
 from testbed.speech_corpus import QUIET_SNR_DB, Corpus, Placed, build_stream, pink
-from tests.test_hub_turns import running_hub
 from tests.test_satellite import FakeHub, satellite_with_hub
 
 pytestmark = [pytest.mark.timeout(300), pytest.mark.models]

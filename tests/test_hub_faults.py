@@ -9,8 +9,8 @@ import pytest
 
 from hub.conversation.bus import EventRecorder
 from hub.conversation.events import EventKind
+from testbed.hub_rig import running_hub
 from testbed.simsat import SimSatellite
-from tests.test_hub_turns import running_hub
 
 pytestmark = pytest.mark.timeout(180)
 

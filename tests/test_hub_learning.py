@@ -18,9 +18,9 @@ from hub.storage.replay import load, replay
 from protocol.commands import LearningCommand, TuneCommand
 from protocol.payloads import CommandResult, LearningAction, LearningDecision, ResultStatus
 from protocol.topics import HubTopic
+from testbed.hub_rig import running_hub, wait_until, watching
 from testbed.simsat import SimSatellite
 from tests.learning_sim import Household, Simulation
-from tests.test_hub_turns import running_hub, wait_until, watching
 
 pytestmark = pytest.mark.timeout(300)
 ROOT = Path(__file__).resolve().parent.parent

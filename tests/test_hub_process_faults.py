@@ -24,9 +24,9 @@ from protocol.payloads import HubState, SatellitePhase, TurnReport
 from satellite.app import SatelliteApp
 from satellite.dsp.sounds import SOUNDS, Sound
 from satellite.settings import SatelliteSettings
-from scripts.demo import mqtt_table, write_toml
 from testbed.audio_fixtures import silence
-from tests.test_hub_turns import wait_until
+from testbed.hub_rig import wait_until
+from testbed.toml_config import mqtt_table, write_toml
 
 pytestmark = pytest.mark.timeout(400)
 

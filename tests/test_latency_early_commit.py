@@ -22,8 +22,8 @@ from hub.conversation.bus import EventRecorder
 from hub.conversation.events import EventKind
 from hub.llm.base import LlmRequest
 from testbed.audio_fixtures import silence
+from testbed.hub_rig import running_hub
 from testbed.simsat import SimSatellite
-from tests.test_hub_turns import running_hub
 
 pytestmark = pytest.mark.timeout(300)
 

@@ -20,9 +20,9 @@ from hub.llm.factory import load_language_model
 from hub.llm.llama_local import LlamaLocal
 from hub.pipeline.turn_services import DEFAULT_SYSTEM_PROMPT
 from hub.settings import ModelSettings
+from testbed.hub_rig import running_hub
 from testbed.simsat import SimSatellite
 from tests.chat_gguf import with_chat_template
-from tests.test_hub_turns import running_hub
 
 pytestmark = [pytest.mark.models, pytest.mark.timeout(300)]
 

@@ -28,9 +28,9 @@ from hub.llm.openai_client import OpenAICompatible
 from hub.pipeline.turn_services import DEFAULT_SYSTEM_PROMPT
 from protocol.payloads import InterruptReason, TurnReport
 from protocol.wyoming_events import InterruptEvent
+from testbed.hub_rig import running_hub, watching
 from testbed.llm_server import DISCONNECTED, LlamaServer, llama_server, start_process, wait_ready
 from testbed.simsat import SimSatellite
-from tests.test_hub_turns import running_hub, watching
 
 pytestmark = [pytest.mark.models, pytest.mark.timeout(300)]
 

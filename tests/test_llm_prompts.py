@@ -17,8 +17,8 @@ from hub.llm.base import LlmRequest, chat_messages
 from hub.llm.llama_local import FEW_SHOT, completion_prompt
 from hub.llm.openai_client import OpenAICompatible, chat_url
 from hub.pipeline.turn_services import DEFAULT_SYSTEM_PROMPT
+from testbed.hub_rig import running_hub
 from testbed.simsat import SimSatellite
-from tests.test_hub_turns import running_hub
 
 NOW = datetime(2026, 11, 30, 13, 29)
 REQUEST = LlmRequest(

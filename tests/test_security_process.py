@@ -18,8 +18,8 @@ import pytest
 from common.local_broker import REPO, free_port
 from protocol import codec
 from protocol.payloads import ConversationPhase, ConversationState, Interrupt, InterruptReason, SatelliteAnnounce
-from scripts.demo import mqtt_table, write_toml
 from testbed.mqtt_probe import ACCEPTED, NOT_AUTHORIZED, Probe, probe
+from testbed.toml_config import mqtt_table, write_toml
 
 pytestmark = pytest.mark.timeout(420)
 

@@ -13,7 +13,7 @@ from common.local_broker import REPO, free_port
 from hub.conversation.bus import EventRecorder
 from hub.conversation.events import EventKind
 from testbed.audio_fixtures import silence
-from tests.test_hub_turns import running_hub
+from testbed.hub_rig import running_hub
 
 PEER = REPO / ".venv-peers" / "satellite" / "bin" / "python"
 
