@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Callable
 from typing import Any
 
@@ -20,7 +21,7 @@ class LearningCommandError(ValueError):
         self.code = code
 
 
-class LearnerCommands:
+class LearnerCommands(abc.ABC):
     """The command half of :class:`hub.learning.learner.Learner`, which owns the state named here."""
 
     parameters: dict[str, ParameterSpec]
@@ -32,17 +33,21 @@ class LearnerCommands:
     on_change: Callable[[str, str, float], None]
     on_state: Callable[[dict[str, Any]], None]
 
+    @abc.abstractmethod
     def state(self, *, waiting: bool = False) -> dict[str, Any]:
-        raise NotImplementedError
+        """Kept by :class:`hub.learning.learner.Learner`, which owns the state."""
 
+    @abc.abstractmethod
     def _room(self, room: str) -> dict[str, Parameter]:
-        raise NotImplementedError
+        """Kept by :class:`hub.learning.learner.Learner`, which owns the state."""
 
+    @abc.abstractmethod
     def _set(self, room: str, name: str, parameter: Parameter, value: float) -> None:
-        raise NotImplementedError
+        """Kept by :class:`hub.learning.learner.Learner`, which owns the state."""
 
+    @abc.abstractmethod
     def _decide(self, decision: LearningDecision, *, quiet: bool = False) -> None:
-        raise NotImplementedError
+        """Kept by :class:`hub.learning.learner.Learner`, which owns the state."""
 
     def command(self, action: str, room: str | None = None, parameter: str | None = None) -> list[LearningDecision]:
         """freeze, unfreeze, reset, rollback, enable or disable; raises :class:`LearningCommandError`."""

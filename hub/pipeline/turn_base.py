@@ -7,6 +7,7 @@ not depend on the conversation package that owns sessions.
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import contextlib
 from collections.abc import Sequence
@@ -61,7 +62,9 @@ GUESS_READY = object()
 """Put on a turn's audio queue when a speculative transcript has been judged (an early commit may be due)."""
 
 
-class TurnBase:
+class TurnBase(abc.ABC):
+    """What every stage of a turn shares; :class:`hub.pipeline.turn.Turn` joins the stages."""
+
     def __init__(self, services: TurnServices, session: TurnSession, turn_id: str, *,
                  text: str | None = None, announce: str | None = None, wake: Wake | None = None,
                  endpoint: EndpointSettings | None = None) -> None:
@@ -98,9 +101,9 @@ class TurnBase:
             return None
         return self._wake.wake_word
 
+    @abc.abstractmethod
     async def _judge(self, result: Transcription) -> str:
-        """What a speculative transcript would lead to (``hub.pipeline.answering``)."""
-        raise NotImplementedError
+        """What a speculative transcript would lead to (listening asks; ``hub.pipeline.answering`` knows)."""
 
     def _guess_judged(self) -> None:
         with contextlib.suppress(asyncio.QueueFull):  # a full queue still holds audio that re-checks the commit
