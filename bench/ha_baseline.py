@@ -68,8 +68,8 @@ class HomeAssistantBaseline:
         whisper = await asyncio.to_thread(peer.add_integration, "wyoming", {"host": "127.0.0.1", "port": self._stt_port})
         piper = await asyncio.to_thread(peer.add_integration, "wyoming", {"host": "127.0.0.1", "port": self._tts_port})
         self._entries += [whisper, piper]
-        stt = await _entity(peer, whisper, "stt")
-        tts = await _entity(peer, piper, "tts")
+        stt = await peer.entry_entity(whisper, "stt")
+        tts = await peer.entry_entity(piper, "tts")
         agents, voices = await peer.ws({"type": "conversation/agent/list"},
                                        {"type": "tts/engine/voices", "engine_id": tts, "language": "en_US"})
         agent = next(a["id"] for a in agents["agents"] if a["id"] in ("conversation.home_assistant", "homeassistant"))
@@ -187,19 +187,6 @@ def _our_voice(voices: list[dict[str, Any]]) -> str:
 
     wanted = piper_voice_path().name.removesuffix(".onnx")
     return next(v["voice_id"] for v in voices if v["voice_id"] == wanted)
-
-
-async def _entity(peer: Any, entry_id: str, domain: str, timeout: float = 30.0) -> str:
-    deadline = time.monotonic() + timeout
-    while True:
-        (entities,) = await peer.ws({"type": "config/entity_registry/list"})
-        found = [e["entity_id"] for e in entities if e.get("config_entry_id") == entry_id
-                 and e["entity_id"].startswith(f"{domain}.")]
-        if found:
-            return str(found[0])
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"no {domain} entity for Wyoming entry {entry_id}\n{peer.log_tail()}")
-        await asyncio.sleep(0.2)
 
 
 async def _wait(predicate: Any, timeout: float) -> None:

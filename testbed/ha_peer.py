@@ -249,6 +249,19 @@ class HomeAssistantPeer:
     def ws_sync(self, *commands: dict[str, Any], token: str | None = None) -> list[Any]:
         return asyncio.run(self.ws(*commands, token=token))
 
+    async def entry_entity(self, entry_id: str, domain: str, timeout: float = 30.0) -> str:
+        """The first ``domain`` entity of config entry ``entry_id`` (e.g. a Wyoming entry's stt), once HA made it."""
+        deadline = time.monotonic() + timeout
+        while True:
+            (entities,) = await self.ws({"type": "config/entity_registry/list"})
+            found = [e["entity_id"] for e in entities if e.get("config_entry_id") == entry_id
+                     and e["entity_id"].startswith(f"{domain}.")]
+            if found:
+                return str(found[0])
+            if time.monotonic() > deadline:
+                raise HAError("no_entity", f"no {domain} entity for config entry {entry_id}\n{self.log_tail()}")
+            await asyncio.sleep(0.2)
+
     # -- onboarding and the home ---------------------------------------------------------------
 
     def _onboard(self) -> None:

@@ -248,19 +248,6 @@ async def test_home_assistant_restart_recreates_every_entity(broker, hub_models,
 
 
 # -- our satellite handed to Home Assistant: its Assist pipeline, our hub's STT and TTS ----------------
-async def wyoming_entity(peer, entry_id: str, domain: str, timeout: float = 20.0) -> str:
-    deadline = time.monotonic() + timeout
-    while True:
-        (entities,) = await peer.ws({"type": "config/entity_registry/list"})
-        found = [e["entity_id"] for e in entities if e.get("config_entry_id") == entry_id
-                 and e["entity_id"].startswith(f"{domain}.")]
-        if found:
-            return str(found[0])
-        if time.monotonic() > deadline:
-            raise AssertionError(f"no {domain} entity for Wyoming entry {entry_id}\n{peer.log_tail()}")
-        await asyncio.sleep(0.2)
-
-
 async def test_home_assistant_runs_assist_through_our_satellite_with_our_hub_stt_tts(
         broker, hub_models, speech, home_assistant, tmp_path):
     peer = home_assistant
@@ -298,8 +285,8 @@ async def test_home_assistant_runs_assist_through_our_satellite_with_our_hub_stt
             titles = {e["entry_id"]: e["title"] for e in await asyncio.to_thread(
                 peer.rest, "GET", "/api/config/config_entries/entry")}
             assert titles[service] == "Hearth hub"  # it is STT and TTS, not "hearth-stt"
-            stt = await wyoming_entity(peer, service, "stt")
-            tts = await wyoming_entity(peer, service, "tts")
+            stt = await peer.entry_entity(service, "stt")
+            tts = await peer.entry_entity(service, "tts")
             agents, voices, pipelines = await peer.ws(
                 {"type": "conversation/agent/list"},
                 {"type": "tts/engine/voices", "engine_id": tts, "language": "en_US"},
